@@ -1,0 +1,339 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HTTPMethods,
+} from 'fastify';
+import qs from 'qs';
+import type { RecordedRequest, SimContext } from '../context.js';
+import type { Store } from '../model/store.js';
+import { type Caller, isAdmin, requireUser, resolveCaller } from './auth.js';
+import { ApiError, grapeError, routeNotFound, unauthorized } from './errors.js';
+import { type Rule, validateParams } from './grape.js';
+import { type Page, type PageRequest, paginateOffset } from './pagination.js';
+
+export const API_PREFIX = '/api/v4';
+
+export interface RouteCtx {
+  sim: SimContext;
+  store: Store;
+  req: FastifyRequest;
+  reply: FastifyReply;
+  /** undefined for anonymous requests */
+  caller: Caller | undefined;
+  /** `can_admin_all_resources?` for the caller */
+  isAdmin: boolean;
+  /** Declared params after Grape validation, with route params merged in. */
+  params: Record<string, unknown>;
+  /** Every param the client sent (query, body, route). */
+  raw: Record<string, unknown>;
+  /** Response status; defaults to 201 for POST and 200 otherwise (Grape). */
+  status: number;
+  /** Extra response headers. */
+  headers: Record<string, string>;
+  /** The caller, or 401 (`authenticate!`). */
+  user(): Caller;
+  /** Offset pagination with GitLab's headers over the already-ordered result. */
+  paginate<T>(items: readonly T[], opts?: { enforcedType?: 'User' | 'Group' }): T[];
+  /** Applies a page computed elsewhere (e.g. keyset) and returns its items. */
+  usePage<T>(page: Page<T>): T[];
+  /** The absolute URL and params for Link headers. */
+  pageRequest(): PageRequest;
+}
+
+export interface ApiRoute {
+  method: HTTPMethods | HTTPMethods[];
+  /** Path below `/api/v4`, Fastify syntax (`/users/:id`). */
+  path: string;
+  /** Route-param requirements; a mismatch is an unmatched route (`{"error":"404 Not Found"}`). */
+  requirements?: Record<string, RegExp>;
+  /** The Users API also accepts `read_user` tokens for GET/HEAD (`lib/api/users.rb`). */
+  readUser?: boolean;
+  /** Any token scope is accepted (e.g. `/personal_access_tokens/self`). */
+  anyScope?: boolean;
+  /**
+   * Grape `before` filters: `required` = `authenticate!`, `non_get` = `authenticate_non_get!`.
+   * They run before parameter validation.
+   */
+  auth?: 'optional' | 'required' | 'non_get';
+  params?: readonly Rule[];
+  handler(ctx: RouteCtx): unknown;
+}
+
+/** The scopes that grant access to an endpoint, in GitLab's registration order. */
+export function allowedScopes(method: string, readUser: boolean): string[] {
+  const read = method === 'GET' || method === 'HEAD';
+  const scopes = ['api'];
+  if (read) scopes.push('read_api');
+  if (read && readUser) scopes.push('read_user');
+  return scopes;
+}
+
+export function sendJson(
+  reply: FastifyReply,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  reply.code(status).headers(headers).type('application/json');
+  if (status === 204 || body === undefined) return reply.send();
+  return reply.send(JSON.stringify(body));
+}
+
+function sendApiError(reply: FastifyReply, err: ApiError) {
+  reply.code(err.status).headers(err.headers).type(err.contentType);
+  return reply.send(err.contentType === 'application/json' ? JSON.stringify(err.body) : String(err.body));
+}
+
+/** Rack-style params: query merged with the form/JSON body (body wins). */
+export function requestParams(req: FastifyRequest): Record<string, unknown> {
+  const query = (req.query ?? {}) as Record<string, unknown>;
+  const body = req.body;
+  if (body && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body)) {
+    return { ...query, ...(body as Record<string, unknown>) };
+  }
+  return { ...query };
+}
+
+export function registerApiRoute(app: FastifyInstance, sim: SimContext, route: ApiRoute): void {
+  app.route({
+    method: route.method,
+    url: API_PREFIX + route.path,
+    handler: async (req, reply) => {
+      const routeParams = (req.params ?? {}) as Record<string, string>;
+      for (const [name, re] of Object.entries(route.requirements ?? {})) {
+        if (!re.test(routeParams[name] ?? '')) throw routeNotFound();
+      }
+      const raw = { ...requestParams(req), ...routeParams };
+      const method = req.method.toUpperCase();
+      const caller = resolveCaller(sim.store, req, raw, {
+        allowedScopes: route.anyScope ? 'any' : allowedScopes(method, !!route.readUser),
+      });
+      if (route.auth === 'required' && !caller) throw unauthorized();
+      if (route.auth === 'non_get' && !caller && method !== 'GET' && method !== 'HEAD') throw unauthorized();
+      const params = { ...(route.params ? validateParams(raw, route.params) : raw), ...routeParams };
+      const ctx: RouteCtx = {
+        sim,
+        store: sim.store,
+        req,
+        reply,
+        caller,
+        isAdmin: isAdmin(sim.store, caller),
+        params,
+        raw,
+        status: method === 'POST' ? 201 : 200,
+        headers: {},
+        user: () => requireUser(caller),
+        pageRequest: () => {
+          const declared: Record<string, unknown> = { ...raw, ...params };
+          for (const name of Object.keys(routeParams)) delete declared[name];
+          return { url: sim.store.baseUrl + req.url.split('?')[0], params: declared };
+        },
+        paginate: (items, opts) => ctx.usePage(paginateOffset(items, ctx.pageRequest(), opts)),
+        usePage: (page) => {
+          Object.assign(ctx.headers, page.headers);
+          return page.items;
+        },
+      };
+      const body = await route.handler(ctx);
+      return sendJson(reply, ctx.status, body, ctx.headers);
+    },
+  });
+}
+
+export interface BuildAppOptions {
+  /** Extra registrations (API route modules, web pages, control endpoints). */
+  register(app: FastifyInstance, sim: SimContext): void;
+}
+
+/**
+ * The simulator's HTTP server: body/query parsing like Rack, request recording, fault injection,
+ * GitLab's API headers and error bodies, and strict mode for unimplemented endpoints.
+ */
+export function buildSimApp(sim: SimContext, opts: BuildAppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    bodyLimit: 10 * 1024 * 1024,
+    routerOptions: {
+      querystringParser: (s: string) => qs.parse(s, { depth: 5, arrayLimit: 1000, parameterLimit: 10_000 }),
+      ignoreTrailingSlash: true,
+      maxParamLength: 1000,
+    },
+  });
+
+  // Rack ignores bodies it cannot parse; Grape then sees only the query params.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body).trim();
+    if (text === '') return done(null, {});
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(grapeError('There was a problem with the payload: the JSON could not be parsed'));
+    }
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, qs.parse(String(body), { depth: 5, arrayLimit: 1000, parameterLimit: 10_000 }));
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.decorateRequest('simRecord', null);
+  app.decorateRequest('simFault', null);
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const record: RecordedRequest = {
+      id: sim.requests.length ? sim.requests[sim.requests.length - 1]!.id + 1 : 1,
+      at: sim.clock.nowMs(),
+      method: req.method,
+      path,
+      query: (req.query ?? {}) as Record<string, unknown>,
+      headers: { ...req.headers },
+      body: undefined,
+    };
+    if (!path.startsWith('/-/sim/')) {
+      sim.requests.push(record);
+      if (sim.requests.length > sim.requestLogLimit)
+        sim.requests.splice(0, sim.requests.length - sim.requestLogLimit);
+    }
+    (req as SimRequest).simRecord = record;
+    reply.header('x-request-id', randomUUID().replaceAll('-', '').slice(0, 26).toUpperCase());
+    if (path.startsWith(API_PREFIX)) {
+      reply.header('x-frame-options', 'SAMEORIGIN');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('cache-control', 'max-age=0, private, must-revalidate');
+      reply.header('vary', 'Origin');
+    }
+    if (path.startsWith('/-/sim/')) return;
+
+    if (sim.faults.baseLatencyMs > 0) await sleep(sim.faults.baseLatencyMs);
+    const throttled = sim.faults.throttle(req.method, path);
+    if (throttled) {
+      const { rule, observed, resetAt } = throttled;
+      if (rule.kind === 'application') {
+        return sendJson(reply, 429, {
+          message: { error: 'This endpoint has been requested too many times. Try again later.' },
+        });
+      }
+      const retryAfter = Math.max(1, Math.ceil((resetAt - sim.clock.nowMs()) / 1000));
+      return reply
+        .code(429)
+        .headers({
+          'ratelimit-name': rule.name,
+          'ratelimit-limit': String(Math.ceil((rule.limit * 60) / rule.periodSeconds)),
+          'ratelimit-observed': String(observed),
+          'ratelimit-remaining': String(Math.max(0, rule.limit - observed)),
+          'ratelimit-reset': String(Math.floor(resetAt / 1000)),
+          'ratelimit-resettime': new Date(resetAt).toUTCString(),
+          'retry-after': String(retryAfter),
+        })
+        .type('text/plain')
+        .send('Retry later\n');
+    }
+
+    const fault = sim.faults.take(req.method, path);
+    if (!fault) return;
+    switch (fault.type) {
+      case 'latency':
+        await sleep(fault.ms);
+        return;
+      case 'respond': {
+        const ct = fault.contentType ?? 'application/json';
+        reply
+          .code(fault.status)
+          .headers(fault.headers ?? {})
+          .type(ct);
+        const body =
+          fault.body === undefined
+            ? ''
+            : ct.includes('json')
+              ? JSON.stringify(fault.body)
+              : String(fault.body);
+        return reply.send(body);
+      }
+      case 'hang':
+        reply.hijack();
+        return;
+      case 'reset':
+        req.raw.socket.destroy();
+        reply.hijack();
+        return;
+      default:
+        (req as SimRequest).simFault = fault.type;
+    }
+  });
+
+  app.addHook('preHandler', async (req) => {
+    const record = (req as SimRequest).simRecord;
+    if (record) record.body = req.body;
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const fault = (req as SimRequest).simFault;
+    if (fault === 'reset_after_apply') {
+      // The request was fully handled; the client just never hears about it.
+      req.raw.socket.destroy();
+      return payload;
+    }
+    if (fault === 'malformed_json') {
+      reply.type('application/json');
+      const text = typeof payload === 'string' ? payload : '{"id":1,"username":"x"}';
+      return `${text.slice(0, Math.max(1, Math.floor(text.length / 2)))}`;
+    }
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const record = (req as SimRequest).simRecord;
+    if (record) record.status = reply.statusCode;
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ApiError) return sendApiError(reply, err);
+    const e = err as { statusCode?: number; code?: string };
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return sendJson(reply, 413, { message: '413 Request Entity Too Large' });
+    sim.unexpected.push({
+      method: req.method,
+      path: req.url.split('?')[0]!,
+      at: sim.clock.nowMs(),
+      reason: `internal error: ${err instanceof Error ? err.stack : String(err)}`,
+    });
+    if (sim.strict)
+      process.stderr.write(`gitlab simulator: internal error on ${req.method} ${req.url}: ${String(err)}\n`);
+    return sendJson(reply, 500, { message: '500 Internal Server Error' });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (path.startsWith('/api/v3/')) {
+      return sendJson(reply, 410, { error: 'API V3 is no longer supported. Use API V4 instead.' });
+    }
+    if (sim.strict) {
+      sim.unexpected.push({ method: req.method, path, at: sim.clock.nowMs(), reason: 'not implemented' });
+      process.stderr.write(`gitlab simulator (strict): ${req.method} ${path} is not implemented\n`);
+      return sendJson(reply, 501, {
+        error: `The GitLab simulator does not implement ${req.method} ${path} (strict mode)`,
+      });
+    }
+    if (path.startsWith(API_PREFIX)) return sendApiError(reply, routeNotFound());
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send('<!DOCTYPE html><title>Not Found</title><h1>404</h1>');
+  });
+
+  opts.register(app, sim);
+  return app;
+}
+
+interface SimRequest extends FastifyRequest {
+  simRecord: RecordedRequest | null;
+  simFault: string | null;
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,18 @@
+import type { SimContext } from './context.js';
+
+/**
+ * GitLab's background workers that matter to API clients, run on a timer and whenever simulated
+ * time moves: users whose deletion was scheduled (`DeleteUserWorker`) disappear.
+ */
+export function runPeriodicJobs(sim: SimContext): void {
+  const { store } = sim;
+  const now = sim.clock.nowMs();
+  for (const user of [...store.users.values()]) {
+    if (
+      user.deletionScheduledAt !== null &&
+      now >= user.deletionScheduledAt + sim.settings.userDeletionDelayMs
+    ) {
+      store.deleteUser(user);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { parseSettingOverrides, runSimulatorProcess } from '@gitlab-extern/simulator';
+import { Command, InvalidArgumentError } from 'commander';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number 0-65535');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('gitlab-extern')
+    .description('Sponsor external collaborator accounts on a self-managed GitLab.')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('sim')
+    .description('run the GitLab simulator (REST API v4 + OAuth 2.0/OIDC provider) for demos and tests')
+    .option('--port <n>', 'port to listen on (0 picks a free port)', port, 0)
+    .option('--host <addr>', 'address to bind', '127.0.0.1')
+    .option('--admin-token <token>', "root's admin token (default: generated; or GITLAB_SIM_ADMIN_TOKEN)")
+    .option('--seed <file>', 'JSON seed: users, groups, projects, memberships, OAuth applications')
+    .option('--generate-users <n>', 'add n generated users after seeding', count)
+    .option('--public-url <url>', 'URL to advertise when behind a proxy')
+    .option('--strict', 'answer 501 and log requests to endpoints the simulator does not implement', false)
+    .option(
+      '--setting <key=value>',
+      'override an instance setting, e.g. userDefaultExternal=true',
+      collect,
+      [],
+    )
+    .action(async (opts) => {
+      await runSimulatorProcess({
+        port: opts.port,
+        host: opts.host,
+        adminToken: opts.adminToken ?? process.env.GITLAB_SIM_ADMIN_TOKEN,
+        seed: opts.seed,
+        generateUsers: opts.generateUsers,
+        publicUrl: opts.publicUrl,
+        strict: opts.strict,
+        settings: parseSettingOverrides(opts.setting),
+      });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv, { from: 'user' });
+}
