@@ -46,6 +46,15 @@ export interface NewProject {
 
 const sourceKey = (s: SourceRef) => `${s.type}:${s.id}`;
 
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}
+
 /**
  * All simulator state, in memory, with the indexes the API needs to stay fast at 100,000 users
  * (username, e-mail, custom attributes, memberships by user). Mutations go through methods so the
@@ -281,11 +290,11 @@ export class Store {
     const old = user.customAttributes.get(key);
     if (old !== undefined) this.customAttributeIndex.get(key)?.get(old)?.delete(user.id);
     user.customAttributes.set(key, value);
-    let byValue = this.customAttributeIndex.get(key);
-    if (!byValue) this.customAttributeIndex.set(key, (byValue = new Map()));
-    let ids = byValue.get(value);
-    if (!ids) byValue.set(value, (ids = new Set()));
-    ids.add(user.id);
+    getOrCreate(
+      getOrCreate(this.customAttributeIndex, key, () => new Map()),
+      value,
+      () => new Set<number>(),
+    ).add(user.id);
   }
 
   deleteCustomAttribute(user: User, key: string): boolean {
@@ -434,15 +443,11 @@ export class Store {
 
   upsertMember(member: Member): Member {
     const key = sourceKey(member.source);
-    let bySource = this.members.get(key);
-    if (!bySource) this.members.set(key, (bySource = new Map()));
+    const bySource = getOrCreate(this.members, key, () => new Map());
     const memberKey = member.userId !== null ? `u${member.userId}` : `e${member.inviteEmail!.toLowerCase()}`;
     bySource.set(memberKey, member);
-    if (member.userId !== null) {
-      let sources = this.memberSourcesByUser.get(member.userId);
-      if (!sources) this.memberSourcesByUser.set(member.userId, (sources = new Set()));
-      sources.add(key);
-    }
+    if (member.userId !== null)
+      getOrCreate(this.memberSourcesByUser, member.userId, () => new Set()).add(key);
     return member;
   }
 
