@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, get, post, useSimulator } from './helpers.js';
+import { ADMIN_TOKEN, type CallOptions, get, post, useSimulator } from './helpers.js';
 
 // Each test names the GitLab source it mirrors.
 describe('authentication (lib/gitlab/auth/auth_finders.rb, lib/api/api_guard.rb, lib/api/helpers.rb)', () => {
   const sim = useSimulator();
 
   it('accepts the admin token in PRIVATE-TOKEN, Bearer, private_token and access_token — auth_finders.rb', async () => {
-    for (const opts of [
+    for (const opts of <CallOptions[]>[
       {},
       { bearer: ADMIN_TOKEN },
       { token: null, query: { private_token: ADMIN_TOKEN } },
