@@ -210,6 +210,7 @@ export class Store {
       resetPasswordToken: input.resetPasswordToken ?? null,
       resetPasswordSentAt: input.resetPasswordSentAt ?? null,
       confirmationToken: input.confirmationToken ?? null,
+      unconfirmedEmail: input.unconfirmedEmail ?? null,
       emailResetOfferedAt: input.emailResetOfferedAt ?? null,
       deletionScheduledAt: null,
     };

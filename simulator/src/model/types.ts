@@ -70,6 +70,8 @@ export interface User {
   resetPasswordToken: string | null;
   resetPasswordSentAt: number | null;
   confirmationToken: string | null;
+  /** Devise reconfirmable: a changed e-mail waits here until confirmed through `confirmationToken`. */
+  unconfirmedEmail: string | null;
   emailResetOfferedAt: number | null;
   /** Set when DELETE /users/:id ran; the user disappears after the deletion delay. */
   deletionScheduledAt: number | null;
