@@ -1,0 +1,15 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../database.js';
+import * as initial from './0001_initial.js';
+
+export interface PortableMigration {
+  up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
+}
+
+/**
+ * Every migration, in order. A static list rather than a directory scan, so the same code runs from
+ * `src/` under the test runner and from `dist/` after a build. Names sort in the order they run.
+ */
+export const migrations: Readonly<Record<string, PortableMigration>> = {
+  '0001_initial': initial,
+};
