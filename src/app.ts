@@ -1,0 +1,72 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { AuditService } from './audit/audit.service.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config/config.js';
+import type { TokenCipher } from './crypto/aead.js';
+import type { DatabaseHandle } from './db/database.js';
+import type { GitLabAdminApi } from './gitlab/client.js';
+import { registerHealthRoutes } from './health/health.routes.js';
+import type { Readiness } from './health/readiness.js';
+import type { Logger } from './logging/logger.js';
+import { assetUrls } from './web/assets.js';
+import { registerWeb, requestId } from './web/plugin.js';
+
+/** Everything the app needs from the outside world; tests and demo mode pass their own. */
+export interface AppDeps {
+  config: Config;
+  database: DatabaseHandle;
+  gitlab: GitLabAdminApi;
+  cipher: TokenCipher;
+  clock: Clock;
+  logger: Logger;
+  readiness: Readiness;
+}
+
+/** The services every transport (web pages, JSON API, CLI) shares. */
+export interface Services {
+  audit: AuditService;
+}
+
+export function createServices(deps: AppDeps): Services {
+  return {
+    audit: new AuditService({ db: deps.database.db, clock: deps.clock }),
+  };
+}
+
+/** A hop count becomes "trust the n nearest proxies" (Fastify's types lack the numeric form). */
+function fastifyTrustProxy(value: Config['http']['trustProxy']) {
+  return typeof value === 'number' ? (_address: string, hop: number) => hop < value : value;
+}
+
+/** The path prefix the portal is served under, from `PUBLIC_URL` (e.g. `/extern`, or ''). */
+export function basePath(publicUrl: string): string {
+  return new URL(publicUrl).pathname.replace(/\/+$/, '');
+}
+
+/**
+ * Assembles the web app from its dependencies. It never listens: `server.ts` does, and tests use
+ * `app.inject` or listen on a port of their own.
+ */
+export async function buildApp(deps: AppDeps, services: Services = createServices(deps)): Promise<FastifyInstance> {
+  const { config } = deps;
+  const base = basePath(config.publicUrl);
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: requestId,
+    requestIdLogLabel: 'requestId',
+    trustProxy: fastifyTrustProxy(config.http.trustProxy),
+    bodyLimit: 64 * 1024,
+    // Whole-request deadline for slow clients; GitLab calls have their own, shorter timeouts.
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('auth', null);
+
+  const web = { base, assets: assetUrls(base) };
+  await registerWeb(app, { ...web, gitlabOrigin: new URL(config.gitlab.url).origin, logger: deps.logger });
+  registerHealthRoutes(app, { base, readiness: deps.readiness });
+  void services;
+  return app;
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { DomainError, toDomainError, toProblem } from '../errors.js';
+import { currentGitLabTiming, withGitLabTiming } from '../gitlab/timing.js';
+import type { Logger } from '../logging/logger.js';
+import { PUBLIC_DIR } from './assets.js';
+import { ErrorPage } from './pages/error.js';
+import { sendPage } from './render.js';
+import { pageContext, type WebSettings, wantsJson } from './request-context.js';
+
+export interface WebPluginOptions extends WebSettings {
+  /** Origin of GitLab, allowed as a navigation target (sign-in redirects). */
+  gitlabOrigin: string;
+  logger: Logger;
+}
+
+/** Page titles and texts for the errors a user can meet, by status. */
+const PAGE_TEXT: Record<number, { title: string; message: string }> = {
+  400: { title: 'That did not work', message: 'The request was not valid.' },
+  401: { title: 'Please sign in', message: 'Your session has ended. Sign in with GitLab to continue.' },
+  403: { title: 'Not allowed', message: 'You are not allowed to do this.' },
+  404: { title: 'Page not found', message: 'There is nothing at this address.' },
+  405: { title: 'Not allowed', message: 'This address does not accept that kind of request.' },
+  413: { title: 'Too much data', message: 'The form sent more data than the portal accepts.' },
+  415: { title: 'Unsupported request', message: 'The request was sent in a format the portal does not accept.' },
+  429: { title: 'Too many requests', message: 'Please wait a moment and try again.' },
+};
+
+/**
+ * Everything the web layer shares: security headers with a per-response CSP nonce, cookies, form
+ * parsing, static assets, no caching of dynamic responses, GitLab timing in `Server-Timing`, and
+ * one error mapper for pages and `application/problem+json`.
+ */
+export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions): Promise<void> {
+  const { base } = opts;
+
+  // Each request gets its own GitLab timing account (AsyncLocalStorage for the whole lifecycle).
+  app.addHook('onRequest', (_req, _reply, done) => {
+    withGitLabTiming(() => done());
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    req.startedAt = process.hrtime.bigint();
+    if (!req.url.startsWith(`${base}/assets/`)) reply.header('cache-control', 'no-store');
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    const timing = currentGitLabTiming();
+    const totalMs = Number(process.hrtime.bigint() - req.startedAt) / 1e6;
+    reply.header(
+      'server-timing',
+      `gitlab;dur=${timing.ms.toFixed(2)};desc="${timing.calls} calls", app;dur=${Math.max(0, totalMs - timing.ms).toFixed(2)}`,
+    );
+    return payload;
+  });
+
+  await app.register(helmet, {
+    enableCSPNonces: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        'default-src': ["'self'"],
+        'script-src': ["'strict-dynamic'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'font-src': ["'self'"],
+        'connect-src': ["'self'"],
+        'object-src': ["'none'"],
+        'base-uri': ["'none'"],
+        'frame-ancestors': ["'none'"],
+        'form-action': ["'self'"],
+        'report-uri': [`${base}/csp-report`],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    crossOriginEmbedderPolicy: false,
+    xFrameOptions: { action: 'deny' },
+  });
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+  await app.register(rateLimit, { global: false });
+  await app.register(fastifyStatic, {
+    root: PUBLIC_DIR,
+    prefix: `${base}/assets/`,
+    maxAge: '1y',
+    immutable: true,
+    index: false,
+  });
+
+  // CSP violation reports: logged, never stored; throttled so they cannot flood the logs.
+  app.post(
+    `${base}/csp-report`,
+    { config: { rateLimit: { max: 30, timeWindow: '1 minute' } }, bodyLimit: 16 * 1024 },
+    async (req, reply) => {
+      opts.logger.warn({ cspReport: req.body }, 'content security policy violation');
+      return reply.code(204).send();
+    },
+  );
+  app.addContentTypeParser(['application/csp-report', 'application/reports+json'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(String(body)));
+    } catch {
+      done(null, {});
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const error = toDomainError(err);
+    if (error.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: error.code, status: error.status }, 'request refused');
+    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+    if (wantsJson(req, base)) {
+      return reply.code(error.status).type('application/problem+json').send(toProblem(error, req.id));
+    }
+    const text = PAGE_TEXT[error.status];
+    // Our own 4xx messages are written for the user; anything else gets the status's fixed text.
+    const ownMessage = err instanceof DomainError && error.status < 500;
+    return sendPage(
+      reply,
+      error.status,
+      <ErrorPage
+        ctx={pageContext(req, reply, opts)}
+        status={error.status}
+        title={text?.title ?? (error.status >= 500 ? 'Something went wrong' : 'That did not work')}
+        message={ownMessage ? error.message : (text?.message ?? toProblem(error, req.id).detail)}
+        requestId={req.id}
+        action={error.status === 401 ? { label: 'Sign in with GitLab', path: '/login' } : undefined}
+      />,
+    );
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const error = new DomainError('not_found', 'There is nothing at this address.');
+    if (wantsJson(req, base)) {
+      return reply.code(404).type('application/problem+json').send(toProblem(error, req.id));
+    }
+    return sendPage(
+      reply,
+      404,
+      <ErrorPage ctx={pageContext(req, reply, opts)} status={404} title="Page not found" message={error.message} />,
+    );
+  });
+}
+
+/** A short random id for each request (logged, shown on error pages, sent in problem bodies). */
+export function requestId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    startedAt: bigint;
+  }
+}
