@@ -9,6 +9,7 @@ import { personalAccessTokenValue } from './model/secrets.js';
 import { Store } from './model/store.js';
 import type { Group, MailMessage, OAuthApplication, Project, User, UserState } from './model/types.js';
 import { OidcKeys } from './oauth/keys.js';
+import type { OidcFaults } from './oauth/oidc.js';
 import { registerRoutes } from './routes.js';
 import { applySeed, readSeedFile, type Seed, type SeedUser } from './seed.js';
 import { defaultSettings, type SimSettings } from './settings.js';
@@ -19,6 +20,8 @@ export interface SimulatorOptions {
   host?: string;
   /** The admin personal access token (owned by `root`); generated when omitted. */
   adminToken?: string;
+  /** Lets `root` sign in to the web pages (root has no password otherwise). */
+  rootPassword?: string;
   /** A seed object or the path of a seed JSON file. */
   seed?: Seed | string;
   /** Fail loudly (501 + record) on endpoints the simulator does not implement. */
@@ -66,7 +69,7 @@ export class Simulator {
       name: 'Administrator',
       email: 'admin@example.com',
       admin: true,
-      password: null,
+      password: options.rootPassword ?? null,
     });
     const adminToken = options.adminToken ?? personalAccessTokenValue();
     this.store.createPersonalAccessToken(root.id, {
@@ -80,6 +83,7 @@ export class Simulator {
       settings: this.settings,
       faults: this.faults,
       keys: new OidcKeys(),
+      oidcFaults: {},
       adminToken,
       strict: options.strict ?? false,
       requests: [],
@@ -92,6 +96,19 @@ export class Simulator {
 
   get adminToken(): string {
     return this.context.adminToken;
+  }
+
+  /**
+   * Deliberately broken ID tokens (wrong `iss`/`aud`/`nonce`, missing `sub`, expired, `alg: none`,
+   * bad signature, unknown `kid`) and a wrong discovery `issuer`, for a relying party's security
+   * tests. Applies until set back to `{}`.
+   */
+  get oidcFaults(): OidcFaults {
+    return this.context.oidcFaults;
+  }
+
+  set oidcFaults(faults: OidcFaults) {
+    this.context.oidcFaults = faults;
   }
 
   async listen(): Promise<string> {
@@ -108,9 +125,12 @@ export class Simulator {
     return this.url;
   }
 
+  /** Stops listening; open connections, hung ones included, are dropped. Safe to call twice. */
   async close(): Promise<void> {
     clearInterval(this.jobTimer);
-    await this.app?.close();
+    const app = this.app;
+    this.app = undefined;
+    await app?.close();
   }
 
   /** Runs GitLab's background workers once (membership expiry and reminders, pending deletions). */
@@ -259,6 +279,11 @@ export class Simulator {
 
   get unexpected(): readonly UnexpectedRequest[] {
     return this.context.unexpected;
+  }
+
+  /** Forgets the unexpected requests seen so far (after a test that provokes one on purpose). */
+  clearUnexpected(): void {
+    this.context.unexpected.length = 0;
   }
 
   /** Throws if any request hit an unimplemented endpoint or crashed the simulator. */
