@@ -1,5 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuditService } from './audit/audit.service.js';
+import { registerAuth } from './auth/auth.routes.js';
+import { AuthService } from './auth/auth.service.js';
+import type { OidcClient } from './auth/oidc.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/config.js';
 import type { TokenCipher } from './crypto/aead.js';
@@ -16,6 +19,8 @@ export interface AppDeps {
   config: Config;
   database: DatabaseHandle;
   gitlab: GitLabAdminApi;
+  /** Sign-in with GitLab (OpenID Connect). */
+  oidc: OidcClient;
   cipher: TokenCipher;
   clock: Clock;
   logger: Logger;
@@ -25,12 +30,28 @@ export interface AppDeps {
 /** The services every transport (web pages, JSON API, CLI) shares. */
 export interface Services {
   audit: AuditService;
+  auth: AuthService;
 }
 
 export function createServices(deps: AppDeps): Services {
-  return {
-    audit: new AuditService({ db: deps.database.db, clock: deps.clock }),
-  };
+  const audit = new AuditService({ db: deps.database.db, clock: deps.clock });
+  const { config } = deps;
+  const auth = new AuthService({
+    db: deps.database.db,
+    oidc: deps.oidc,
+    gitlab: deps.gitlab,
+    cipher: deps.cipher,
+    clock: deps.clock,
+    audit,
+    logger: deps.logger,
+    base: basePath(config.publicUrl),
+    settings: {
+      idleMinutes: config.session.idleMinutes,
+      absoluteHours: config.session.absoluteHours,
+      sponsorGroup: config.sponsorGroup,
+    },
+  });
+  return { audit, auth };
 }
 
 /** A hop count becomes "trust the n nearest proxies" (Fastify's types lack the numeric form). */
@@ -53,7 +74,6 @@ export async function buildApp(deps: AppDeps, services: Services = createService
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: requestId,
-    requestIdLogLabel: 'requestId',
     trustProxy: fastifyTrustProxy(config.http.trustProxy),
     bodyLimit: 64 * 1024,
     // Whole-request deadline for slow clients; GitLab calls have their own, shorter timeouts.
@@ -67,6 +87,12 @@ export async function buildApp(deps: AppDeps, services: Services = createService
   const web = { base, assets: assetUrls(base) };
   await registerWeb(app, { ...web, gitlabOrigin: new URL(config.gitlab.url).origin, logger: deps.logger });
   registerHealthRoutes(app, { base, readiness: deps.readiness });
-  void services;
+  registerAuth(app, {
+    service: services.auth,
+    audit: services.audit,
+    logger: deps.logger,
+    web,
+    publicUrl: config.publicUrl,
+  });
   return app;
 }

@@ -1,5 +1,7 @@
 import { parseSettingOverrides, runSimulatorProcess } from '@gitlab-extern/simulator';
 import { Command, InvalidArgumentError } from 'commander';
+import { DOCTOR_HELP, runDoctorCommand } from '../doctor/doctor.js';
+import { runServe, runStart } from './portal-commands.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -23,6 +25,25 @@ export function buildProgram(): Command {
     .description('Sponsor external collaborator accounts on a self-managed GitLab.')
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('start')
+    .description('run the portal: against the configured GitLab, or in demo mode when none is configured')
+    .action(() => runStart());
+
+  program
+    .command('serve')
+    .description('run the portal against the GitLab configured in the environment (see .env.example)')
+    .action(() => runServe());
+
+  program
+    .command('doctor')
+    .description('check the configuration, GitLab, the admin token, the OAuth application and the database')
+    .option('--json', 'print the results as a JSON array of {id, title, status, detail, fix}', false)
+    .addHelpText('after', DOCTOR_HELP)
+    .action(async (opts: { json: boolean }) => {
+      process.exitCode = await runDoctorCommand(process.env, { json: opts.json, out: process.stdout });
+    });
 
   program
     .command('sim')
