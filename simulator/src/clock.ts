@@ -30,6 +30,10 @@ export class SimClock {
     this.frozenAt = typeof at === 'number' ? at : at.getTime();
   }
 
+  get frozen(): boolean {
+    return this.frozenAt !== undefined;
+  }
+
   unfreeze(): void {
     if (this.frozenAt === undefined) return;
     this.offsetMs = this.frozenAt - Date.now();

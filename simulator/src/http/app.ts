@@ -10,6 +10,7 @@ import type { RecordedRequest, SimContext } from '../context.js';
 import type { Store } from '../model/store.js';
 import { type Caller, isAdmin, requireUser, resolveCaller } from './auth.js';
 import { ApiError, grapeError, routeNotFound, unauthorized } from './errors.js';
+import type { FaultAction, Throttled } from './faults.js';
 import { type Rule, validateParams } from './grape.js';
 import { type Page, type PageRequest, paginateOffset } from './pagination.js';
 
@@ -182,10 +183,31 @@ export function buildSimApp(sim: SimContext, opts: BuildAppOptions): FastifyInst
   app.decorateRequest('simRecord', null);
   app.decorateRequest('simFault', null);
 
+  let requestSeq = 0;
+  // Injected delays still running; stopping the simulator cancels them so that no request is
+  // handled after `close()` and no timer outlives the server.
+  const delays = new Set<() => void>();
+  const delay = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const cancel = () => {
+        clearTimeout(timer);
+        delays.delete(cancel);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        delays.delete(cancel);
+        resolve(true);
+      }, ms);
+      delays.add(cancel);
+    });
+  app.addHook('preClose', async () => {
+    for (const cancel of [...delays]) cancel();
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     const record: RecordedRequest = {
-      id: sim.requests.length ? sim.requests[sim.requests.length - 1]!.id + 1 : 1,
+      id: ++requestSeq,
       at: sim.clock.nowMs(),
       method: req.method,
       path,
@@ -193,101 +215,80 @@ export function buildSimApp(sim: SimContext, opts: BuildAppOptions): FastifyInst
       headers: { ...req.headers },
       body: undefined,
     };
-    if (!path.startsWith('/-/sim/')) {
-      sim.requests.push(record);
-      if (sim.requests.length > sim.requestLogLimit)
-        sim.requests.splice(0, sim.requests.length - sim.requestLogLimit);
-    }
     (req as SimRequest).simRecord = record;
     reply.header('x-request-id', randomUUID().replaceAll('-', '').slice(0, 26).toUpperCase());
+    if (path.startsWith('/-/sim/')) return;
+    sim.requests.push(record);
+    if (sim.requests.length > sim.requestLogLimit)
+      sim.requests.splice(0, sim.requests.length - sim.requestLogLimit);
+
+    if (sim.faults.baseLatencyMs > 0 && !(await delay(sim.faults.baseLatencyMs))) return reply.hijack();
+
+    // Rack::Attack answers from middleware, before Rails adds the API's headers.
+    const throttled = sim.faults.throttle(req.method, path);
+    if (throttled?.rule.kind === 'rack_attack') {
+      record.fault = 'rack_attack_throttle';
+      return sendRackAttackThrottled(reply, throttled, throttled.rule.name);
+    }
     if (path.startsWith(API_PREFIX)) {
       reply.header('x-frame-options', 'SAMEORIGIN');
       reply.header('x-content-type-options', 'nosniff');
       reply.header('cache-control', 'max-age=0, private, must-revalidate');
       reply.header('vary', 'Origin');
     }
-    if (path.startsWith('/-/sim/')) return;
-
-    if (sim.faults.baseLatencyMs > 0) await sleep(sim.faults.baseLatencyMs);
-    const throttled = sim.faults.throttle(req.method, path);
     if (throttled) {
-      const { rule, observed, resetAt } = throttled;
-      if (rule.kind === 'application') {
-        return sendJson(reply, 429, {
-          message: { error: 'This endpoint has been requested too many times. Try again later.' },
-        });
-      }
-      const retryAfter = Math.max(1, Math.ceil((resetAt - sim.clock.nowMs()) / 1000));
-      return reply
-        .code(429)
-        .headers({
-          'ratelimit-name': rule.name,
-          'ratelimit-limit': String(Math.ceil((rule.limit * 60) / rule.periodSeconds)),
-          'ratelimit-observed': String(observed),
-          'ratelimit-remaining': String(Math.max(0, rule.limit - observed)),
-          'ratelimit-reset': String(Math.floor(resetAt / 1000)),
-          'ratelimit-resettime': new Date(resetAt).toUTCString(),
-          'retry-after': String(retryAfter),
-        })
-        .type('text/plain')
-        .send('Retry later\n');
+      record.fault = 'application_rate_limit';
+      return sendJson(reply, 429, {
+        message: { error: 'This endpoint has been requested too many times. Try again later.' },
+      });
     }
 
     const fault = sim.faults.take(req.method, path);
     if (!fault) return;
-    switch (fault.type) {
-      case 'latency':
-        await sleep(fault.ms);
-        return;
-      case 'respond': {
-        const ct = fault.contentType ?? 'application/json';
-        reply
-          .code(fault.status)
-          .headers(fault.headers ?? {})
-          .type(ct);
-        const body =
-          fault.body === undefined
-            ? ''
-            : ct.includes('json')
-              ? JSON.stringify(fault.body)
-              : String(fault.body);
-        return reply.send(body);
-      }
-      case 'hang':
-        reply.hijack();
-        return;
-      case 'reset':
-        req.raw.socket.destroy();
-        reply.hijack();
-        return;
-      default:
-        (req as SimRequest).simFault = fault.type;
+    record.fault = fault.type;
+    if (fault.type === 'latency') {
+      if (!(await delay(fault.ms))) reply.hijack();
+    } else if (fault.type === 'reset') {
+      // Before the body is read, like a connection dropped on the way in.
+      reply.hijack();
+      req.raw.socket.resetAndDestroy();
+    } else {
+      (req as SimRequest).simFault = fault;
     }
   });
 
-  app.addHook('preHandler', async (req) => {
+  // Scripted answers and hangs come once the body has arrived, so that the request is recorded
+  // whole (tests assert what was sent to a GitLab that then failed).
+  app.addHook('preHandler', async (req, reply) => {
     const record = (req as SimRequest).simRecord;
     if (record) record.body = req.body;
+    const fault = (req as SimRequest).simFault;
+    if (fault?.type === 'respond') return sendFaultResponse(reply, fault);
+    // Nothing is ever written; the client's timeout or `close()` ends the connection.
+    if (fault?.type === 'hang') reply.hijack();
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
-    const fault = (req as SimRequest).simFault;
+    const fault = (req as SimRequest).simFault?.type;
     if (fault === 'reset_after_apply') {
-      // The request was fully handled; the client just never hears about it.
-      req.raw.socket.destroy();
+      // The handler has run and its change is in the store; the reset goes out before the first
+      // byte of the answer, so the client cannot tell whether anything happened.
+      req.raw.socket.resetAndDestroy();
       return payload;
     }
     if (fault === 'malformed_json') {
+      // A 204 has no body to spoil; answer 200 so the client does try to parse one.
+      if (reply.statusCode === 204) reply.code(200);
       reply.type('application/json');
-      const text = typeof payload === 'string' ? payload : '{"id":1,"username":"x"}';
-      return `${text.slice(0, Math.max(1, Math.floor(text.length / 2)))}`;
+      return truncateJson(typeof payload === 'string' ? payload : '');
     }
     return payload;
   });
 
   app.addHook('onResponse', async (req, reply) => {
     const record = (req as SimRequest).simRecord;
-    if (record) record.status = reply.statusCode;
+    if (record && (req as SimRequest).simFault?.type !== 'reset_after_apply')
+      record.status = reply.statusCode;
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -331,9 +332,54 @@ export function buildSimApp(sim: SimContext, opts: BuildAppOptions): FastifyInst
 
 interface SimRequest extends FastifyRequest {
   simRecord: RecordedRequest | null;
-  simFault: string | null;
+  /** A fault that acts after the request was read: respond, hang, reset_after_apply, malformed_json. */
+  simFault: FaultAction | null;
 }
 
-function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** `Gitlab::RackAttack.throttled_response_headers` and `Gitlab::Throttle.rate_limiting_response_text`. */
+function sendRackAttackThrottled(reply: FastifyReply, throttled: Throttled, name: string) {
+  const { rule, observed, resetAt, retryAfter } = throttled;
+  return reply
+    .code(429)
+    .headers({
+      'ratelimit-name': name,
+      'ratelimit-limit': String(Math.ceil((rule.limit * 60) / rule.periodSeconds)),
+      'ratelimit-observed': String(observed),
+      'ratelimit-remaining': String(Math.max(0, rule.limit - observed)),
+      'ratelimit-reset': String(resetAt),
+      'ratelimit-resettime': new Date(resetAt * 1000).toUTCString(),
+      'retry-after': String(retryAfter),
+    })
+    .type('text/plain')
+    .send('Retry later\n');
+}
+
+function sendFaultResponse(reply: FastifyReply, fault: Extract<FaultAction, { type: 'respond' }>) {
+  const headers = fault.headers ?? {};
+  const headerType = Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
+  const text = typeof fault.body === 'string';
+  const contentType =
+    fault.contentType ??
+    headerType ??
+    (!text
+      ? 'application/json'
+      : /^\s*</.test(fault.body as string)
+        ? 'text/html; charset=utf-8'
+        : 'text/plain');
+  reply.code(fault.status).headers(headers).type(contentType);
+  if (fault.body === undefined) return reply.send();
+  return reply.send(text ? (fault.body as string) : JSON.stringify(fault.body));
+}
+
+/** Half of the body; never valid JSON, even when half of a short body would be (`12345` → `12`). */
+function truncateJson(text: string): string {
+  const cut = text.slice(0, Math.floor(text.length / 2));
+  if (cut !== '') {
+    try {
+      JSON.parse(cut);
+    } catch {
+      return cut;
+    }
+  }
+  return `${cut}{"`;
 }
