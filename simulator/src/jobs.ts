@@ -1,8 +1,10 @@
 import type { SimContext } from './context.js';
+import { runMembershipJobs } from './membership-jobs.js';
 
 /**
  * GitLab's background workers that matter to API clients, run on a timer and whenever simulated
- * time moves: users whose deletion was scheduled (`DeleteUserWorker`) disappear.
+ * time moves: users whose deletion was scheduled (`DeleteUserWorker`) disappear, and time-limited
+ * memberships and project shares are reminded about and removed (`membership-jobs.ts`).
  */
 export function runPeriodicJobs(sim: SimContext): void {
   const { store } = sim;
@@ -15,4 +17,5 @@ export function runPeriodicJobs(sim: SimContext): void {
       store.deleteUser(user);
     }
   }
+  runMembershipJobs(store);
 }

@@ -3,6 +3,7 @@ import type { ApiRoute, RouteCtx } from '../http/app.js';
 import { badRequest } from '../http/errors.js';
 import type { Store } from '../model/store.js';
 import type { PersonalAccessToken } from '../model/types.js';
+import { tokenAssociations } from './token-associations.js';
 
 /** `lib/api/entities/personal_access_token.rb` */
 export function personalAccessTokenEntity(store: Store, pat: PersonalAccessToken): Record<string, unknown> {
@@ -36,6 +37,16 @@ export const personalAccessTokenRoutes: ApiRoute[] = [
     auth: 'required',
     anyScope: true,
     handler: (ctx) => personalAccessTokenEntity(ctx.store, currentPat(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/personal_access_tokens/self/associations',
+    auth: 'required',
+    anyScope: true,
+    handler: (ctx) => {
+      currentPat(ctx);
+      return tokenAssociations(ctx);
+    },
   },
   {
     method: 'DELETE',
