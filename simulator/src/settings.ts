@@ -29,6 +29,8 @@ export interface SimSettings {
   accessTokenExpiresIn: number;
   /** How long after `DELETE /users/:id` the user stays visible (deletion runs in a background worker). */
   userDeletionDelayMs: number;
+  /** Let anyone read captured mail at `/-/sim/mail` (demo mode on a workstation); otherwise admins only. */
+  publicMailViewer: boolean;
   /** GitLab version reported by `/version`. */
   version: string;
   revision: string;
@@ -49,6 +51,7 @@ export function defaultSettings(): SimSettings {
     idTokenExpireInSeconds: 120,
     accessTokenExpiresIn: 7200,
     userDeletionDelayMs: 0,
+    publicMailViewer: false,
     version: '18.5.1',
     revision: 'a1b2c3d4e5f',
   };

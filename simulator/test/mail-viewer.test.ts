@@ -146,3 +146,28 @@ describe('mail viewer (/-/sim/mail)', () => {
     expect(page.text).toContain('<h2>Account was created for you</h2>');
   });
 });
+
+describe('public mail viewer (demo mode setting)', () => {
+  const sim = useSimulator({ settings: { publicMailViewer: true } });
+
+  it('lets anyone read captured mail when publicMailViewer is on, and still protects the rest', async () => {
+    const s = sim();
+    s.store.recordMail({
+      to: 'new@partner.example',
+      subject: 'Account was created for you',
+      text: 'hello',
+      html: '<p>hello</p>',
+      kind: 'new_user',
+      resetLink: `${s.url}/users/password/edit?reset_password_token=abc`,
+      confirmationLink: null,
+      userId: null,
+    });
+    const page = await fetch(`${s.url}/-/sim/mail`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Account was created for you');
+    const json = await fetch(`${s.url}/-/sim/mail.json`);
+    expect(json.status).toBe(200);
+    expect((await json.json())[0]).toMatchObject({ to: 'new@partner.example', kind: 'new_user' });
+    expect((await fetch(`${s.url}/-/sim/requests`)).status).toBe(401);
+  });
+});

@@ -119,6 +119,8 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
     adminToken: secrets.adminToken,
     rootPassword,
     seed: demoSeed(),
+    // On a workstation demo, anyone may read the captured mail (e.g. the collaborator's set-password link).
+    settings: { publicMailViewer: true },
   });
 
   try {
@@ -165,7 +167,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
     out('');
     out(`  Portal:            ${publicUrl}`);
     out(`  Simulated GitLab:  ${simulator.url}`);
-    out(`  Captured mail:     ${info.mailUrl}  (sign in there as root to read it)`);
+    out(`  Captured mail:     ${info.mailUrl}`);
     out('');
     out('  Demo sign-ins (username / password):');
     for (const a of DEMO_ACCOUNTS) out(`    ${a.username.padEnd(width)}  ${a.password.padEnd(18)} ${a.role}`);

@@ -21,7 +21,7 @@ import {
 } from '../seed.js';
 import { checkSettings, Fields, isPlainObject, Problems } from '../validation.js';
 import { ensureSession } from '../web/session.js';
-import { controlAccess } from './access.js';
+import { type ControlAccess, controlAccess } from './access.js';
 import { MAIL_PAGE_CSP, renderMailDenied, renderMailPage } from './mail-page.js';
 
 const CONTROL_PREFIX = '/-/sim';
@@ -204,7 +204,12 @@ type Handler = (req: FastifyRequest, reply: FastifyReply) => Answer | undefined;
 export function registerControlRoutes(app: FastifyInstance, sim: SimContext): void {
   const methodsByPath = new Map<string, HTTPMethods[]>();
 
-  const route = (method: HTTPMethods, path: string, handler: Handler, opts: { html?: boolean } = {}) => {
+  const route = (
+    method: HTTPMethods,
+    path: string,
+    handler: Handler,
+    opts: { html?: boolean; readableWithoutSignIn?: () => boolean } = {},
+  ) => {
     const url = CONTROL_PREFIX + path;
     if (!path.includes(':')) methodsByPath.set(url, [...(methodsByPath.get(url) ?? []), method]);
     app.route({
@@ -212,7 +217,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
       url,
       handler: async (req, reply) => {
         reply.header('cache-control', 'no-store');
-        const access = controlAccess(sim, req);
+        const access: ControlAccess = opts.readableWithoutSignIn?.() ? { allowed: true } : controlAccess(sim, req);
         if (!access.allowed) {
           if (opts.html) {
             // Signing in from here comes back to this page (Devise's `user_return_to`).
@@ -268,9 +273,11 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
         .send(renderMailPage(sim.store, list, { to: query(req, 'to') }));
       return undefined;
     },
-    { html: true },
+    { html: true, readableWithoutSignIn: () => sim.settings.publicMailViewer },
   );
-  route('GET', '/mail.json', (req) => ok(mails(req).map(mailView)));
+  route('GET', '/mail.json', (req) => ok(mails(req).map(mailView)), {
+    readableWithoutSignIn: () => sim.settings.publicMailViewer,
+  });
   route('DELETE', '/mail', () => {
     sim.store.mails.length = 0;
     return noContent();
