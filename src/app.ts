@@ -11,6 +11,9 @@ import type { GitLabAdminApi } from './gitlab/client.js';
 import { registerHealthRoutes } from './health/health.routes.js';
 import type { Readiness } from './health/readiness.js';
 import type { Logger } from './logging/logger.js';
+import { SponsorshipRepository } from './sponsorship/sponsorship.repository.js';
+import { recentSponsorships, registerSponsorshipRoutes } from './sponsorship/sponsorship.routes.js';
+import { SponsorshipService } from './sponsorship/sponsorship.service.js';
 import { assetUrls } from './web/assets.js';
 import { registerWeb, requestId } from './web/plugin.js';
 
@@ -31,6 +34,7 @@ export interface AppDeps {
 export interface Services {
   audit: AuditService;
   auth: AuthService;
+  sponsorships: SponsorshipService;
 }
 
 export function createServices(deps: AppDeps): Services {
@@ -51,7 +55,15 @@ export function createServices(deps: AppDeps): Services {
       sponsorGroup: config.sponsorGroup,
     },
   });
-  return { audit, auth };
+  const sponsorships = new SponsorshipService({
+    repository: new SponsorshipRepository(deps.database.db),
+    gitlab: deps.gitlab,
+    audit,
+    clock: deps.clock,
+    logger: deps.logger,
+    passwordMode: config.newUserPasswordMode,
+  });
+  return { audit, auth, sponsorships };
 }
 
 /** A hop count becomes "trust the n nearest proxies" (Fastify's types lack the numeric form). */
@@ -68,7 +80,10 @@ export function basePath(publicUrl: string): string {
  * Assembles the web app from its dependencies. It never listens: `server.ts` does, and tests use
  * `app.inject` or listen on a port of their own.
  */
-export async function buildApp(deps: AppDeps, services: Services = createServices(deps)): Promise<FastifyInstance> {
+export async function buildApp(
+  deps: AppDeps,
+  services: Services = createServices(deps),
+): Promise<FastifyInstance> {
   const { config } = deps;
   const base = basePath(config.publicUrl);
   const app = Fastify({
@@ -93,6 +108,13 @@ export async function buildApp(deps: AppDeps, services: Services = createService
     logger: deps.logger,
     web,
     publicUrl: config.publicUrl,
+    recentSponsorships: recentSponsorships(services.sponsorships),
+  });
+  registerSponsorshipRoutes(app, {
+    service: services.sponsorships,
+    web,
+    gitlabUrl: config.gitlab.url,
+    passwordMode: config.newUserPasswordMode,
   });
   return app;
 }

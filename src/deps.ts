@@ -1,4 +1,5 @@
 import type { AppDeps } from './app.js';
+import { createOidcClient } from './auth/oidc.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config/config.js';
 import { TokenCipher } from './crypto/aead.js';
@@ -34,11 +35,13 @@ export async function createDeps(config: Config, opts: { logger: Logger; clock?:
     onCall: (event) => logger.debug({ gitlab: event }, 'gitlab call'),
   });
   const cipher = new TokenCipher(config.encryptionKey);
-  const readiness = new Readiness({ database, gitlab, clock, logger, checkSignIn: async () => {} });
+  const oidc = createOidcClient(config);
+  const readiness = new Readiness({ database, gitlab, clock, logger, checkSignIn: () => oidc.ready() });
   return {
     config,
     database,
     gitlab,
+    oidc,
     cipher,
     clock,
     logger,

@@ -32,12 +32,16 @@ export interface SessionsTable {
   key_id: string;
   ip: string | null;
   user_agent: string | null;
+  /** When the sponsor's rights were last checked against GitLab; null: never since sign-in. */
+  checked_at: string | null;
 }
 
 /** Pending sign-ins between the redirect to GitLab and the callback. */
 export interface LoginStatesTable {
+  /** SHA-256 (hex) of the OAuth `state`. */
   id_hash: string;
-  state: string;
+  /** SHA-256 (hex) of the pre-login cookie's value: the browser this sign-in belongs to. */
+  browser_hash: string;
   nonce: string;
   code_verifier_enc: string;
   return_to: string;

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 import * as initial from './0001_initial.js';
+import * as signInBinding from './0002_sign_in_binding.js';
 
 export interface PortableMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -12,4 +13,5 @@ export interface PortableMigration {
  */
 export const migrations: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
+  '0002_sign_in_binding': signInBinding,
 };
