@@ -3,4 +3,69 @@
   // Move focus to the error summary so screen-reader and keyboard users land on it.
   const summary = document.getElementById('error-summary');
   if (summary) summary.focus();
+
+  // Username field: check it against GitLab as it is typed, and fill in a suggestion on request.
+  const field = document.querySelector('input[data-username-check]');
+  const status = field && document.getElementById(`${field.id}-status`);
+  if (!field || !status) return;
+  const form = field.form;
+  const value = (name) => form.elements.namedItem(name)?.value ?? '';
+  let timer;
+  let latest = 0;
+
+  const say = (text, tone) => {
+    status.textContent = text;
+    status.className = `status${tone ? ` ${tone}` : ''}`;
+  };
+
+  const check = async (username) => {
+    const request = ++latest;
+    const query = new URLSearchParams({ username, name: value('name'), email: value('email') });
+    try {
+      const res = await fetch(`${field.dataset.usernameCheck}?${query}`, {
+        headers: { accept: 'application/json' },
+        credentials: 'same-origin',
+      });
+      if (request !== latest) return null;
+      if (!res.ok) {
+        say(res.status === 429 ? 'Too many checks in a row; the next one runs in a moment.' : '');
+        return null;
+      }
+      return await res.json();
+    } catch {
+      return null;
+    }
+  };
+
+  const describe = (result) => {
+    const others = result.suggestions.length ? ` Free: ${result.suggestions.join(', ')}.` : '';
+    if (result.problems.length) say(`${result.problems.join(' ')}${others}`, 'bad');
+    else if (result.available === true) say(`${result.username} is free in GitLab.`, 'ok');
+    else if (result.available === false) say(`${result.username} is already taken.${others}`, 'bad');
+    else say('');
+  };
+
+  field.addEventListener('input', () => {
+    clearTimeout(timer);
+    if (field.value.trim() === '') return say('');
+    timer = setTimeout(async () => {
+      const result = await check(field.value);
+      if (result) describe(result);
+    }, 400);
+  });
+
+  const suggest = form.querySelector('button[name="intent"][value="suggest"]');
+  suggest?.addEventListener('click', async (event) => {
+    event.preventDefault();
+    const result = await check('');
+    const first = result?.suggestions[0];
+    if (!first) return say('Enter the full name or e-mail address first.', 'bad');
+    field.value = first;
+    const rest = result.suggestions.slice(1);
+    say(
+      `Suggested ${first}; it is free in GitLab.${rest.length ? ` Also free: ${rest.join(', ')}.` : ''}`,
+      'ok',
+    );
+    field.focus();
+  });
 })();

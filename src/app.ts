@@ -49,6 +49,7 @@ export function createServices(deps: AppDeps): Services {
     audit,
     logger: deps.logger,
     base: basePath(config.publicUrl),
+    secret: config.session.secret,
     settings: {
       idleMinutes: config.session.idleMinutes,
       absoluteHours: config.session.absoluteHours,

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'upstream_timeout'
   | 'rate_limited'
   | 'ambiguous'
+  | 'storage_unavailable'
   | 'internal';
 
 interface CodeInfo {
@@ -43,6 +44,12 @@ const codes: Record<ErrorCode, CodeInfo> = {
     exitCode: 10,
     publicDetail:
       'GitLab did not confirm whether the change was made. The portal will find out; check the status before trying again.',
+  },
+  storage_unavailable: {
+    status: 503,
+    exitCode: 11,
+    publicDetail:
+      'The portal cannot record changes right now, so nothing was changed. Please try again later.',
   },
   internal: { status: 500, exitCode: 1, publicDetail: 'An unexpected error occurred.' },
 };

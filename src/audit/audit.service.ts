@@ -5,8 +5,17 @@ import { GENESIS_HASH } from '../db/migrations/0001_initial.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
 import { AuditRepository } from './audit.repository.js';
 
-/** `intent` is written before a privileged change (with the operation row), the others after it. */
-export type AuditOutcome = 'intent' | 'success' | 'failure' | 'denied' | 'recovered';
+/**
+ * `intent` is written before a privileged change (with the operation row), the others after it.
+ * `adopted_after_ambiguous_response`: GitLab's answer was lost, and the change was found made and taken over.
+ */
+export type AuditOutcome =
+  | 'intent'
+  | 'success'
+  | 'failure'
+  | 'denied'
+  | 'recovered'
+  | 'adopted_after_ambiguous_response';
 
 export interface AuditEventInput {
   /** Dotted verb, e.g. `login.success`, `user.create`, `membership.grant`. */

@@ -61,7 +61,14 @@ export function Field(props: {
       {props.multiline ? (
         <textarea {...common}>{props.value ?? ''}</textarea>
       ) : (
-        <input {...({ type: props.type ?? 'text', value: props.value ?? '', spellcheck: false, ...common } as InputHTMLAttributes<HTMLInputElement>)} />
+        <input
+          {...({
+            type: props.type ?? 'text',
+            value: props.value ?? '',
+            spellcheck: false,
+            ...common,
+          } as InputHTMLAttributes<HTMLInputElement>)}
+        />
       )}
       {statusId ? <p class="status" id={statusId} aria-live="polite" /> : null}
     </div>
@@ -69,7 +76,11 @@ export function Field(props: {
 }
 
 /** The list of errors at the top of a form, each linking to its field. */
-export function ErrorSummary(props: { errors: FieldErrors; labels: Record<string, string>; message?: string }) {
+export function ErrorSummary(props: {
+  errors: FieldErrors;
+  labels: Record<string, string>;
+  message?: string;
+}) {
   const entries = Object.entries(props.errors).filter(([, v]) => v && v.length > 0);
   if (entries.length === 0 && !props.message) return null;
   return (

@@ -27,7 +27,10 @@ const PAGE_TEXT: Record<number, { title: string; message: string }> = {
   404: { title: 'Page not found', message: 'There is nothing at this address.' },
   405: { title: 'Not allowed', message: 'This address does not accept that kind of request.' },
   413: { title: 'Too much data', message: 'The form sent more data than the portal accepts.' },
-  415: { title: 'Unsupported request', message: 'The request was sent in a format the portal does not accept.' },
+  415: {
+    title: 'Unsupported request',
+    message: 'The request was sent in a format the portal does not accept.',
+  },
   429: { title: 'Too many requests', message: 'Please wait a moment and try again.' },
 };
 
@@ -102,13 +105,17 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
       return reply.code(204).send();
     },
   );
-  app.addContentTypeParser(['application/csp-report', 'application/reports+json'], { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(String(body)));
-    } catch {
-      done(null, {});
-    }
-  });
+  app.addContentTypeParser(
+    ['application/csp-report', 'application/reports+json'],
+    { parseAs: 'string' },
+    (_req, body, done) => {
+      try {
+        done(null, JSON.parse(String(body)));
+      } catch {
+        done(null, {});
+      }
+    },
+  );
 
   app.setErrorHandler((err, req, reply) => {
     const error = toDomainError(err);
@@ -143,7 +150,12 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
     return sendPage(
       reply,
       404,
-      <ErrorPage ctx={pageContext(req, reply, opts)} status={404} title="Page not found" message={error.message} />,
+      <ErrorPage
+        ctx={pageContext(req, reply, opts)}
+        status={404}
+        title="Page not found"
+        message={error.message}
+      />,
     );
   });
 }
