@@ -3,7 +3,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { Clock } from '../clock.js';
 import type { TokenCipher } from '../crypto/aead.js';
 import { TokenDecryptionError } from '../crypto/aead.js';
-import { randomToken, sha256Hex } from '../crypto/random.js';
+import { keyedHash, randomToken, sha256Hex } from '../crypto/random.js';
 import type { Database, SessionRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { GitLabAdminApi } from '../gitlab/client.js';
@@ -88,6 +88,8 @@ export interface AuthServiceDeps {
   logger: Logger;
   /** Path prefix of the portal ('' or e.g. `/extern`). */
   base: string;
+  /** `SESSION_SECRET`: keys the hashes under which sessions and sign-ins are stored; changing it signs everyone out. */
+  secret: string;
   settings: { idleMinutes: number; absoluteHours: number; sponsorGroup: string | undefined };
 }
 
@@ -125,9 +127,11 @@ export class AuthService {
   readonly #loginStates: LoginStateRepository;
   /** One sponsor check (and token refresh) at a time per session; concurrent callers share it. */
   readonly #checks = new Map<string, Promise<SponsorCheck>>();
+  readonly #hash: (value: string) => string;
 
   constructor(deps: AuthServiceDeps) {
     this.#deps = deps;
+    this.#hash = keyedHash(deps.secret);
     this.#sessions = new SessionRepository(deps.db);
     this.#loginStates = new LoginStateRepository(deps.db);
   }
@@ -190,10 +194,10 @@ export class AuthService {
       const misconfigured = reason === 'issuer_mismatch' || reason === 'insecure_gitlab_url';
       return { kind: 'failed', problem: misconfigured ? 'misconfigured' : 'unavailable' };
     }
-    const idHash = sha256Hex(state);
+    const idHash = this.#hash(state);
     await this.#loginStates.insert({
       id_hash: idHash,
-      browser_hash: sha256Hex(browserSecret),
+      browser_hash: this.#hash(browserSecret),
       nonce,
       code_verifier_enc: this.#deps.cipher.encrypt(verifier, idHash),
       return_to: safeReturnTo(input.returnTo, this.#deps.base) ?? `${this.#deps.base}/`,
@@ -225,10 +229,10 @@ export class AuthService {
     if (states.length !== 1 || !states[0] || states[0].length > 256) {
       return failed(states.length > 1 ? 'state_duplicated' : 'state_missing', 'expired_link');
     }
-    const pending = await this.#loginStates.take(sha256Hex(states[0]));
+    const pending = await this.#loginStates.take(this.#hash(states[0]));
     if (!pending) return failed('state_mismatch', 'expired_link');
     if (pending.expires_at <= this.#iso()) return failed('state_expired', 'expired_link');
-    if (!input.browserSecret || sha256Hex(input.browserSecret) !== pending.browser_hash) {
+    if (!input.browserSecret || this.#hash(input.browserSecret) !== pending.browser_hash) {
       return failed('state_not_bound_to_browser', 'expired_link');
     }
 
@@ -296,7 +300,7 @@ export class AuthService {
 
     const now = this.#iso();
     const sessionToken = randomToken();
-    const idHash = sha256Hex(sessionToken);
+    const idHash = this.#hash(sessionToken);
     await this.#sessions.upsertUser(
       {
         gitlabId: user.id,
@@ -364,7 +368,7 @@ export class AuthService {
    */
   async resolveSession(token: string | undefined, meta: RequestMeta): Promise<ResolvedSession> {
     if (token === undefined) return { status: 'none' };
-    const idHash = sha256Hex(token);
+    const idHash = this.#hash(token);
     const row = await this.#sessions.find(idHash);
     if (!row) return { status: 'ended' };
     const now = this.#now().getTime();

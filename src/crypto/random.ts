@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A CSPRNG token, base64url without padding (32 bytes → 43 characters). */
 export function randomToken(bytes = 32): string {
@@ -7,6 +7,15 @@ export function randomToken(bytes = 32): string {
 
 export function sha256Hex(input: string | Uint8Array): string {
   return createHash('sha256').update(input).digest('hex');
+}
+
+/**
+ * HMAC-SHA-256 (hex) under `key`: how bearer secrets (session cookies, sign-in states) are stored.
+ * A copy of the database alone cannot be used to test guessed values, and changing the key
+ * invalidates every stored one at once.
+ */
+export function keyedHash(key: string): (value: string) => string {
+  return (value) => createHmac('sha256', key).update(value, 'utf8').digest('hex');
 }
 
 /**

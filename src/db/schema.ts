@@ -16,7 +16,7 @@ export interface PortalUsersTable {
 }
 
 export interface SessionsTable {
-  /** SHA-256 (hex) of the cookie token: a copy of the table does not yield usable cookies. */
+  /** HMAC-SHA-256 (hex, keyed by SESSION_SECRET) of the cookie token: a copy of the table yields no usable cookie. */
   id_hash: string;
   user_id: number;
   username: string;
@@ -38,9 +38,9 @@ export interface SessionsTable {
 
 /** Pending sign-ins between the redirect to GitLab and the callback. */
 export interface LoginStatesTable {
-  /** SHA-256 (hex) of the OAuth `state`. */
+  /** HMAC-SHA-256 (hex, keyed by SESSION_SECRET) of the OAuth `state`. */
   id_hash: string;
-  /** SHA-256 (hex) of the pre-login cookie's value: the browser this sign-in belongs to. */
+  /** HMAC-SHA-256 (hex, keyed by SESSION_SECRET) of the pre-login cookie: the browser this sign-in belongs to. */
   browser_hash: string;
   nonce: string;
   code_verifier_enc: string;

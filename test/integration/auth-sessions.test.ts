@@ -328,6 +328,7 @@ describeEachDialect('sessions', (dialect) => {
       audit: portal.services.audit,
       logger: deps.logger,
       base: portal.base,
+      secret: portal.config.session.secret,
       settings: { idleMinutes: 30, absoluteHours: 12, sponsorGroup: undefined },
     });
     const meta = { requestId: 'test', ip: '127.0.0.1' };

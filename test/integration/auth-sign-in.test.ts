@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/crypto/random.js';
+import { keyedHash } from '../../src/crypto/random.js';
 import { describeEachDialect } from '../support/databases.js';
 import { type Portal, type PortalResponse, startPortal } from '../support/portal.js';
 
@@ -49,7 +49,7 @@ describeEachDialect('sign-in with GitLab', (dialect) => {
     const sessions = await db.selectFrom('sessions').selectAll().execute();
     expect(sessions).toHaveLength(1);
     expect(sessions[0]).toMatchObject({
-      id_hash: sha256Hex(cookie!),
+      id_hash: keyedHash(portal.config.session.secret)(cookie!),
       user_id: alice.id,
       username: 'alice',
       ip: '127.0.0.2',
@@ -111,7 +111,7 @@ describeEachDialect('sign-in with GitLab', (dialect) => {
       expect(verifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(output).not.toContain(verifier);
       expect(JSON.stringify(row)).not.toContain(verifier);
-      const state = [...states].find((s) => sha256Hex(s) === row.id_hash)!;
+      const state = [...states].find((s) => keyedHash(portal.config.session.secret)(s) === row.id_hash)!;
       expect(createHash('sha256').update(verifier).digest('base64url')).toBe(challengeByState.get(state));
     }
   });
@@ -230,13 +230,13 @@ describeEachDialect('sign-in with GitLab', (dialect) => {
     const issued = sessionCookieOf(res)!;
     expect(issued).not.toBe('A'.repeat(43));
     const rows = await portal.db.db.selectFrom('sessions').select('id_hash').execute();
-    expect(rows.map((r) => r.id_hash)).toEqual([sha256Hex(issued)]);
+    expect(rows.map((r) => r.id_hash)).toEqual([keyedHash(portal.config.session.secret)(issued)]);
 
     const second = await client.signIn('alice');
     const rotated = sessionCookieOf(second)!;
     expect(rotated).not.toBe(issued);
     const after = await portal.db.db.selectFrom('sessions').select('id_hash').execute();
-    expect(after.map((r) => r.id_hash)).toEqual([sha256Hex(rotated)]);
+    expect(after.map((r) => r.id_hash)).toEqual([keyedHash(portal.config.session.secret)(rotated)]);
   });
 
   it('B2: every cookie the portal sets is __Host-, Secure, HttpOnly, Path=/, SameSite=Lax, without Domain', async () => {
