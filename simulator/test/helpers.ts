@@ -39,16 +39,29 @@ export interface CallOptions {
   /** JSON body (or a URLSearchParams for a form body). */
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * `true` sends `path` to the web root, `false` below `/api/v4`; by default the web root is used
+   * only for paths GitLab's web app serves (see `WEB_PATH`).
+   */
+  web?: boolean;
 }
 
-/** Calls the simulator like an API client would. `path` is below `/api/v4` unless it starts with `/-/`, `/oauth` or `/.well-known`. */
+/**
+ * Paths of GitLab's web app (not the API): the simulator's control endpoints (`/-/…`), the OAuth
+ * provider, OIDC discovery and Devise's sign-in, sign-out, password and confirmation pages. Every other
+ * path, `/users/:id/…` included, is an API path below `/api/v4`.
+ */
+const WEB_PATH = /^\/(-\/|oauth(\/|$)|\.well-known\/|users\/(sign_in|sign_out|password|confirmation)(\/|$))/;
+
+/** Calls the simulator like an API client would; `path` is below `/api/v4` unless it is a web path. */
 export async function call<T = any>(
   sim: Simulator,
   method: string,
   path: string,
   opts: CallOptions = {},
 ): Promise<ApiResponse<T>> {
-  const base = /^\/(-\/|oauth|\.well-known|users\/)/.test(path) ? sim.url : `${sim.url}/api/v4`;
+  const web = opts.web ?? WEB_PATH.test(path.split('?')[0]!);
+  const base = web ? sim.url : `${sim.url}/api/v4`;
   const url = new URL(base + path);
   for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.append(k, String(v));
   const headers: Record<string, string> = { ...opts.headers };

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { get, useSimulator } from './helpers.js';
 
-/** `call` sends `/users/…` to the web UI; `/../v4` keeps the request on `/api/v4`. */
-const api = (path: string) => `/../v4${path}`;
-
 describe('GET /users/:id (lib/api/users.rb)', () => {
   const sim = useSimulator();
 
@@ -12,7 +9,7 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
     const alice = s.givenUser({ username: 'alice' });
     s.givenMember(s.givenGroup({ path: 'acme' }), alice, 40);
     s.store.recordSignIn(alice, '10.0.0.7');
-    const res = await get(s, api(`/users/${alice.id}`));
+    const res = await get(s, `/users/${alice.id}`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       id: alice.id,
@@ -28,7 +25,7 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     const bob = s.givenUser({ username: 'bob' });
-    const res = await get(s, api(`/users/${alice.id}`), { token: s.givenToken(bob) });
+    const res = await get(s, `/users/${alice.id}`, { token: s.givenToken(bob) });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: alice.id, username: 'alice', bot: false });
     expect(res.body.created_at).toEqual(expect.any(String));
@@ -38,19 +35,19 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
 
   it('anonymous → 403 "Not authorized!" (not 401) — lib/api/users.rb', async () => {
     const s = sim();
-    const res = await get(s, api('/users/1'), { token: null });
+    const res = await get(s, '/users/1', { token: null });
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ message: '403 Forbidden - Not authorized!' });
   });
 
   it('a non-numeric id is an unmatched route → {"error":"404 Not Found"} — resource requirements', async () => {
-    const res = await get(sim(), api('/users/alice'));
+    const res = await get(sim(), '/users/alice');
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ error: '404 Not Found' });
   });
 
   it('an unknown id → 404 "404 User Not Found" — lib/api/helpers.rb#not_found!', async () => {
-    const res = await get(sim(), api('/users/4242'));
+    const res = await get(sim(), '/users/4242');
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ message: '404 User Not Found' });
   });
@@ -60,10 +57,10 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
     const alice = s.givenUser({ username: 'alice' });
     s.store.updateUser(alice, { privateProfile: true });
     const bob = s.givenUser({ username: 'bob' });
-    expect((await get(s, api(`/users/${alice.id}`), { token: s.givenToken(bob) })).body).not.toHaveProperty(
+    expect((await get(s, `/users/${alice.id}`, { token: s.givenToken(bob) })).body).not.toHaveProperty(
       'created_at',
     );
-    expect((await get(s, api(`/users/${alice.id}`), { token: s.givenToken(alice) })).body).toHaveProperty(
+    expect((await get(s, `/users/${alice.id}`, { token: s.givenToken(alice) })).body).toHaveProperty(
       'created_at',
     );
   });
@@ -72,7 +69,7 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
     const s = sim();
     const blocked = s.givenUser({ username: 'blocked1', state: 'blocked' });
     const bob = s.givenUser({ username: 'bob' });
-    const res = await get(s, api(`/users/${blocked.id}`), { token: s.givenToken(bob) });
+    const res = await get(s, `/users/${blocked.id}`, { token: s.givenToken(bob) });
     expect(res.status).toBe(200);
     expect(res.body.state).toBe('blocked');
     expect(res.body).not.toHaveProperty('created_at');
@@ -81,16 +78,16 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
   it('with_custom_attributes=true adds custom_attributes for admins — lib/api/helpers/custom_attributes.rb', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice', custom_attributes: { sponsor: 'root' } });
-    const res = await get(s, api(`/users/${alice.id}`), { query: { with_custom_attributes: true } });
+    const res = await get(s, `/users/${alice.id}`, { query: { with_custom_attributes: true } });
     expect(res.body.custom_attributes).toEqual([{ key: 'sponsor', value: 'root' }]);
-    const plain = await get(s, api(`/users/${alice.id}`));
+    const plain = await get(s, `/users/${alice.id}`);
     expect(plain.body).not.toHaveProperty('custom_attributes');
   });
 
   it('a read_user token is enough — lib/api/users.rb allow_access_with_scope :read_user', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const res = await get(s, api(`/users/${alice.id}`), { token: s.givenToken(alice, ['read_user']) });
+    const res = await get(s, `/users/${alice.id}`, { token: s.givenToken(alice, ['read_user']) });
     expect(res.status).toBe(200);
   });
 
@@ -98,14 +95,14 @@ describe('GET /users/:id (lib/api/users.rb)', () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     const token = s.givenToken(alice);
-    for (let i = 0; i < 300; i++) expect((await get(s, api('/users/1'), { token })).status).toBe(200);
-    const res = await get(s, api('/users/1'), { token });
+    for (let i = 0; i < 300; i++) expect((await get(s, '/users/1', { token })).status).toBe(200);
+    const res = await get(s, '/users/1', { token });
     expect(res.status).toBe(429);
     expect(res.body).toEqual({
       message: { error: 'This endpoint has been requested too many times. Try again later.' },
     });
-    expect((await get(s, api('/users/1'))).status).toBe(200);
+    expect((await get(s, '/users/1')).status).toBe(200);
     s.advanceTime(10 * 60 * 1000);
-    expect((await get(s, api('/users/1'), { token })).status).toBe(200);
+    expect((await get(s, '/users/1', { token })).status).toBe(200);
   });
 });

@@ -2,16 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../src/model/secrets.js';
 import { del, get, put, useSimulator } from './helpers.js';
 
-/** `call` sends `/users/…` to the web UI; `/../v4` keeps the request on `/api/v4`. */
-const api = (path: string) => `/../v4${path}`;
-
 describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb)', () => {
   const sim = useSimulator();
 
   it('updates attributes and answers 200 with UserWithAdmin — lib/api/users.rb', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const res = await put(s, api(`/users/${alice.id}`), { note: 'contract ends 2026', name: 'Alice A.' });
+    const res = await put(s, `/users/${alice.id}`, { note: 'contract ends 2026', name: 'Alice A.' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       id: alice.id,
@@ -22,7 +19,7 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
   });
 
   it('an unknown user → 404 "404 User Not Found" — lib/api/users.rb', async () => {
-    const res = await put(sim(), api('/users/999'), { note: 'x' });
+    const res = await put(sim(), '/users/999', { note: 'x' });
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ message: '404 User Not Found' });
   });
@@ -31,17 +28,17 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     s.givenUser({ username: 'bob' });
-    const res = await put(s, api(`/users/${alice.id}`), { email: 'BOB@example.com' });
+    const res = await put(s, `/users/${alice.id}`, { email: 'BOB@example.com' });
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ message: 'Email has already been taken' });
-    expect((await put(s, api(`/users/${alice.id}`), { email: 'alice@example.com' })).status).toBe(200);
+    expect((await put(s, `/users/${alice.id}`, { email: 'alice@example.com' })).status).toBe(200);
   });
 
   it('another user’s username → 409 "Username has already been taken" — lib/api/users.rb', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     s.givenUser({ username: 'bob' });
-    const res = await put(s, api(`/users/${alice.id}`), { username: 'Bob' });
+    const res = await put(s, `/users/${alice.id}`, { username: 'Bob' });
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ message: 'Username has already been taken' });
   });
@@ -49,7 +46,7 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
   it('invalid attributes → 400 hash — render_validation_error!', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const res = await put(s, api(`/users/${alice.id}`), { name: 'x'.repeat(256), projects_limit: -5 });
+    const res = await put(s, `/users/${alice.id}`, { name: 'x'.repeat(256), projects_limit: -5 });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
       message: {
@@ -64,7 +61,7 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
     s.clock.freeze();
     const alice = s.givenUser({ username: 'alice', password: 'Old!pass-2024x' });
     const token = s.givenToken(alice);
-    const res = await put(s, api(`/users/${alice.id}`), { password: 'Vx7!pQ2#mR9z' });
+    const res = await put(s, `/users/${alice.id}`, { password: 'Vx7!pQ2#mR9z' });
     expect(res.status).toBe(200);
     expect(alice.passwordExpiresAt).toBe(s.clock.nowMs());
     expect(verifyPassword('Vx7!pQ2#mR9z', alice.passwordHash)).toBe(true);
@@ -77,7 +74,7 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
   it('a new e-mail waits for reconfirmation and is mailed a confirmation link — Devise reconfirmable', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const res = await put(s, api(`/users/${alice.id}`), { email: 'alice@new.test' });
+    const res = await put(s, `/users/${alice.id}`, { email: 'alice@new.test' });
     expect(res.status).toBe(200);
     expect(res.body.email).toBe('alice@example.com');
     expect(alice.unconfirmedEmail).toBe('alice@new.test');
@@ -91,21 +88,21 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     const bob = s.givenUser({ username: 'bob' });
-    const res = await put(s, api(`/users/${alice.id}`), {
+    const res = await put(s, `/users/${alice.id}`, {
       email: 'alice@new.test',
       skip_reconfirmation: true,
     });
     expect(res.body.email).toBe('alice@new.test');
     expect(s.mails()).toEqual([]);
-    expect((await put(s, api(`/users/${bob.id}`), { email: 'alice@example.com' })).status).toBe(409);
+    expect((await put(s, `/users/${bob.id}`, { email: 'alice@example.com' })).status).toBe(409);
   });
 
   it('turning external on zeroes the limits; turning it off restores the instance defaults — ensure_user_rights_and_limits', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const on = await put(s, api(`/users/${alice.id}`), { external: true });
+    const on = await put(s, `/users/${alice.id}`, { external: true });
     expect(on.body).toMatchObject({ external: true, projects_limit: 0, can_create_group: false });
-    const off = await put(s, api(`/users/${alice.id}`), { external: false });
+    const off = await put(s, `/users/${alice.id}`, { external: false });
     expect(off.body).toMatchObject({
       external: false,
       projects_limit: s.settings.defaultProjectsLimit,
@@ -116,7 +113,7 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
   it('turning external off keeps limits changed in the same update — ensure_user_rights_and_limits', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice', external: true });
-    const res = await put(s, api(`/users/${alice.id}`), { external: false, projects_limit: 5 });
+    const res = await put(s, `/users/${alice.id}`, { external: false, projects_limit: 5 });
     expect(res.body).toMatchObject({ external: false, projects_limit: 5, can_create_group: true });
   });
 
@@ -125,17 +122,17 @@ describe('PUT /users/:id (lib/api/users.rb, app/services/users/update_service.rb
     const alice = s.givenUser({ username: 'alice', note: 'same' });
     const before = alice.updatedAt;
     s.advanceTime(5000);
-    expect((await put(s, api(`/users/${alice.id}`), { note: 'same' })).status).toBe(200);
+    expect((await put(s, `/users/${alice.id}`, { note: 'same' })).status).toBe(200);
     expect(alice.updatedAt).toBe(before);
   });
 
   it('non-admin → 403, anonymous → 401 — authenticated_as_admin!, authenticate_non_get!', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    expect(
-      (await put(s, api(`/users/${alice.id}`), { note: 'x' }, { token: s.givenToken(alice) })).status,
-    ).toBe(403);
-    expect((await put(s, api(`/users/${alice.id}`), { note: 'x' }, { token: null })).status).toBe(401);
+    expect((await put(s, `/users/${alice.id}`, { note: 'x' }, { token: s.givenToken(alice) })).status).toBe(
+      403,
+    );
+    expect((await put(s, `/users/${alice.id}`, { note: 'x' }, { token: null })).status).toBe(401);
   });
 });
 
@@ -145,17 +142,17 @@ describe('DELETE /users/:id (lib/api/users.rb, app/models/user.rb#delete_async)'
   it('204 with an empty body; the user stays visible until DeleteUserWorker ran — delete_async', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const res = await del(s, api(`/users/${alice.id}`));
+    const res = await del(s, `/users/${alice.id}`);
     expect(res.status).toBe(204);
     expect(res.text).toBe('');
     expect(alice.deletionScheduledAt).not.toBeNull();
-    expect((await get(s, api(`/users/${alice.id}`))).status).toBe(200);
+    expect((await get(s, `/users/${alice.id}`)).status).toBe(200);
     s.advanceTime(60_000);
-    expect((await get(s, api(`/users/${alice.id}`))).status).toBe(404);
+    expect((await get(s, `/users/${alice.id}`)).status).toBe(404);
   });
 
   it('an unknown user → 404 "404 User Not Found"', async () => {
-    const res = await del(sim(), api('/users/999'));
+    const res = await del(sim(), '/users/999');
     expect(res.status).toBe(404);
     expect(res.body).toEqual({ message: '404 User Not Found' });
   });
@@ -164,7 +161,7 @@ describe('DELETE /users/:id (lib/api/users.rb, app/models/user.rb#delete_async)'
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     s.givenMember(s.givenGroup({ path: 'acme' }), alice, 50);
-    const res = await del(s, api(`/users/${alice.id}`));
+    const res = await del(s, `/users/${alice.id}`);
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ message: 'User cannot be removed while is the sole-owner of a group' });
   });
@@ -173,7 +170,7 @@ describe('DELETE /users/:id (lib/api/users.rb, app/models/user.rb#delete_async)'
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     s.givenMember(s.givenGroup({ path: 'acme' }), alice, 50);
-    const res = await del(s, api(`/users/${alice.id}`), { query: { hard_delete: true } });
+    const res = await del(s, `/users/${alice.id}`, { query: { hard_delete: true } });
     expect(res.status).toBe(204);
     expect(alice.state).toBe('blocked');
   });
@@ -185,14 +182,14 @@ describe('DELETE /users/:id (lib/api/users.rb, app/models/user.rb#delete_async)'
     const parent = s.givenGroup({ path: 'acme' });
     s.givenMember(s.givenGroup({ path: 'team', parent }), alice, 50);
     s.givenMember(parent, bob, 50);
-    expect((await del(s, api(`/users/${alice.id}`))).status).toBe(204);
+    expect((await del(s, `/users/${alice.id}`)).status).toBe(204);
   });
 
   it('If-Unmodified-Since older than updated_at → 412 — check_unmodified_since!', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     const headers = { 'if-unmodified-since': new Date(alice.updatedAt - 60_000).toUTCString() };
-    const res = await del(s, api(`/users/${alice.id}`), { headers });
+    const res = await del(s, `/users/${alice.id}`, { headers });
     expect(res.status).toBe(412);
     expect(res.body).toEqual({ message: '412 Precondition Failed' });
     expect(alice.deletionScheduledAt).toBeNull();
@@ -201,7 +198,7 @@ describe('DELETE /users/:id (lib/api/users.rb, app/models/user.rb#delete_async)'
   it('non-admin → 403 — authenticated_as_admin!', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    const res = await del(s, api('/users/1'), { token: s.givenToken(alice) });
+    const res = await del(s, '/users/1', { token: s.givenToken(alice) });
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ message: '403 Forbidden' });
   });
@@ -217,19 +214,19 @@ describe('GET /users/:user_id/memberships (lib/api/users.rb, lib/api/entities/me
     const project = s.givenProject({ path: 'app', name: 'App', namespace: group });
     s.givenMember(group, alice, 30);
     s.givenMember(project, alice, 40);
-    const all = await get(s, api(`/users/${alice.id}/memberships`));
+    const all = await get(s, `/users/${alice.id}/memberships`);
     expect(all.status).toBe(200);
     expect(all.body).toEqual([
       { source_id: group.id, source_name: 'ACME', source_type: 'Namespace', access_level: 30 },
       { source_id: project.id, source_name: 'App', source_type: 'Project', access_level: 40 },
     ]);
-    const projects = await get(s, api(`/users/${alice.id}/memberships`), { query: { type: 'Project' } });
+    const projects = await get(s, `/users/${alice.id}/memberships`, { query: { type: 'Project' } });
     expect(projects.body).toEqual([all.body[1]]);
     expect(projects.headers.get('x-total')).toBe('1');
   });
 
   it('an unknown type → 400 "type does not have a valid value" — Grape values', async () => {
-    const res = await get(sim(), api('/users/1/memberships'), { query: { type: 'Group' } });
+    const res = await get(sim(), '/users/1/memberships', { query: { type: 'Group' } });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'type does not have a valid value' });
   });
@@ -237,8 +234,8 @@ describe('GET /users/:user_id/memberships (lib/api/users.rb, lib/api/entities/me
   it('non-admin → 403; unknown user → 404 User Not Found — authenticated_as_admin!, find_user_by_id', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
-    expect((await get(s, api('/users/1/memberships'), { token: s.givenToken(alice) })).status).toBe(403);
-    const missing = await get(s, api('/users/999/memberships'));
+    expect((await get(s, '/users/1/memberships', { token: s.givenToken(alice) })).status).toBe(403);
+    const missing = await get(s, '/users/999/memberships');
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ message: '404 User Not Found' });
   });

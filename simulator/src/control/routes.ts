@@ -217,7 +217,9 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
       url,
       handler: async (req, reply) => {
         reply.header('cache-control', 'no-store');
-        const access: ControlAccess = opts.readableWithoutSignIn?.() ? { allowed: true } : controlAccess(sim, req);
+        const access: ControlAccess = opts.readableWithoutSignIn?.()
+          ? { allowed: true }
+          : controlAccess(sim, req);
         if (!access.allowed) {
           if (opts.html) {
             // Signing in from here comes back to this page (Devise's `user_return_to`).

@@ -13,13 +13,13 @@ export interface UserEntityOptions {
 
 const time = (ms: number | null) => (ms === null ? null : isoTime(ms));
 
-export function userSafe(_store: Store, u: User): Record<string, unknown> {
-  return { id: u.id, username: u.username, name: u.name };
-}
-
 export function userBasic(store: Store, u: User, opts: UserEntityOptions = {}): Record<string, unknown> {
+  // One literal (UserSafe's `id`, `username`, `name`, then UserBasic's own fields): spreading a
+  // parent entity into it gives each result a fresh hidden class, which costs microseconds per field.
   const out: Record<string, unknown> = {
-    ...userSafe(store, u),
+    id: u.id,
+    username: u.username,
+    name: u.name,
     state: u.state,
     locked: u.locked,
     avatar_url: store.userAvatarUrl(u),
@@ -42,25 +42,25 @@ export function userEntity(
 ): Record<string, unknown> {
   const out = userBasic(store, u, opts);
   if (opts.showCreatedAt ?? true) out.created_at = time(u.createdAt);
-  Object.assign(out, {
-    bio: u.bio,
-    location: u.location,
-    public_email: u.publicEmail,
-    skype: u.skype,
-    linkedin: u.linkedin,
-    twitter: u.twitter,
-    discord: u.discord,
-    website_url: u.websiteUrl,
-    organization: u.organization,
-    job_title: u.jobTitle,
-    pronouns: u.pronouns,
-    bot: u.userType !== 'human',
-    work_information: workInformation(u),
-    followers: 0,
-    following: 0,
-    is_followed: false,
-    local_time: null,
-  });
+  // Named stores, not Object.assign: V8 turns an object that gains more than a dozen properties
+  // through keyed stores into a slow dictionary, which makes every entity and its JSON costly.
+  out.bio = u.bio;
+  out.location = u.location;
+  out.public_email = u.publicEmail;
+  out.skype = u.skype;
+  out.linkedin = u.linkedin;
+  out.twitter = u.twitter;
+  out.discord = u.discord;
+  out.website_url = u.websiteUrl;
+  out.organization = u.organization;
+  out.job_title = u.jobTitle;
+  out.pronouns = u.pronouns;
+  out.bot = u.userType !== 'human';
+  out.work_information = workInformation(u);
+  out.followers = 0;
+  out.following = 0;
+  out.is_followed = false;
+  out.local_time = null;
   return out;
 }
 
@@ -70,35 +70,35 @@ function workInformation(u: User): string | null {
 }
 
 export function userPublic(store: Store, u: User, opts: UserEntityOptions = {}): Record<string, unknown> {
-  return Object.assign(userEntity(store, u, opts), {
-    last_sign_in_at: time(u.lastSignInAt),
-    confirmed_at: time(u.confirmedAt),
-    last_activity_on: u.lastActivityOn,
-    email: u.email,
-    theme_id: u.themeId,
-    color_scheme_id: u.colorSchemeId,
-    projects_limit: u.projectsLimit,
-    current_sign_in_at: time(u.currentSignInAt),
-    identities: u.identities.map((i) => ({ provider: i.provider, extern_uid: i.externUid })),
-    can_create_group: u.canCreateGroup,
-    can_create_project: u.projectsLimit > 0 && !u.external,
-    two_factor_enabled: u.twoFactorEnabled,
-    external: u.external,
-    private_profile: u.privateProfile,
-    commit_email: u.commitEmail ?? u.email,
-    preferred_language: u.preferredLanguage,
-  });
+  const out = userEntity(store, u, opts);
+  out.last_sign_in_at = time(u.lastSignInAt);
+  out.confirmed_at = time(u.confirmedAt);
+  out.last_activity_on = u.lastActivityOn;
+  out.email = u.email;
+  out.theme_id = u.themeId;
+  out.color_scheme_id = u.colorSchemeId;
+  out.projects_limit = u.projectsLimit;
+  out.current_sign_in_at = time(u.currentSignInAt);
+  out.identities = u.identities.map((i) => ({ provider: i.provider, extern_uid: i.externUid }));
+  out.can_create_group = u.canCreateGroup;
+  out.can_create_project = u.projectsLimit > 0 && !u.external;
+  out.two_factor_enabled = u.twoFactorEnabled;
+  out.external = u.external;
+  out.private_profile = u.privateProfile;
+  out.commit_email = u.commitEmail ?? u.email;
+  out.preferred_language = u.preferredLanguage;
+  return out;
 }
 
 export function userWithAdmin(store: Store, u: User, opts: UserEntityOptions = {}): Record<string, unknown> {
   const createdBy = u.createdById !== null ? store.users.get(u.createdById) : undefined;
-  return Object.assign(userPublic(store, u, opts), {
-    is_admin: u.admin,
-    note: u.note,
-    namespace_id: u.namespaceId,
-    created_by: createdBy ? userBasic(store, createdBy) : null,
-    email_reset_offered_at: time(u.emailResetOfferedAt),
-  });
+  const out = userPublic(store, u, opts);
+  out.is_admin = u.admin;
+  out.note = u.note;
+  out.namespace_id = u.namespaceId;
+  out.created_by = createdBy ? userBasic(store, createdBy) : null;
+  out.email_reset_offered_at = time(u.emailResetOfferedAt);
+  return out;
 }
 
 export function userDetailsWithAdmin(
@@ -106,11 +106,11 @@ export function userDetailsWithAdmin(
   u: User,
   opts: UserEntityOptions = {},
 ): Record<string, unknown> {
-  return Object.assign(userWithAdmin(store, u, opts), {
-    highest_role: highestRole(store, u),
-    current_sign_in_ip: u.currentSignInIp,
-    last_sign_in_ip: u.lastSignInIp,
-  });
+  const out = userWithAdmin(store, u, opts);
+  out.highest_role = highestRole(store, u);
+  out.current_sign_in_ip = u.currentSignInIp;
+  out.last_sign_in_ip = u.lastSignInIp;
+  return out;
 }
 
 /** `User#highest_role`: the highest access level among the user's non-expired memberships. */

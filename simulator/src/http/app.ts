@@ -219,8 +219,9 @@ export function buildSimApp(sim: SimContext, opts: BuildAppOptions): FastifyInst
     reply.header('x-request-id', randomUUID().replaceAll('-', '').slice(0, 26).toUpperCase());
     if (path.startsWith('/-/sim/')) return;
     sim.requests.push(record);
-    if (sim.requests.length > sim.requestLogLimit)
-      sim.requests.splice(0, sim.requests.length - sim.requestLogLimit);
+    // `shift` drops the oldest entry in constant time; `splice(0, n)` copies the whole log on every
+    // request once it is full.
+    while (sim.requests.length > sim.requestLogLimit) sim.requests.shift();
 
     if (sim.faults.baseLatencyMs > 0 && !(await delay(sim.faults.baseLatencyMs))) return reply.hijack();
 
