@@ -54,18 +54,33 @@
     }, 400);
   });
 
-  const suggest = form.querySelector('button[name="intent"][value="suggest"]');
-  suggest?.addEventListener('click', async (event) => {
-    event.preventDefault();
+  // The last value filled in automatically: the sponsor's own typing is never overwritten.
+  let suggested = '';
+  const fillSuggestion = async ({ focus }) => {
     const result = await check('');
     const first = result?.suggestions[0];
-    if (!first) return say('Enter the full name or e-mail address first.', 'bad');
+    if (!first) {
+      if (focus) say('Enter the full name or e-mail address first.', 'bad');
+      return;
+    }
     field.value = first;
+    suggested = first;
     const rest = result.suggestions.slice(1);
     say(
       `Suggested ${first}; it is free in GitLab.${rest.length ? ` Also free: ${rest.join(', ')}.` : ''}`,
       'ok',
     );
-    field.focus();
+    if (focus) field.focus();
+  };
+
+  const suggest = form.querySelector('button[name="intent"][value="suggest"]');
+  suggest?.addEventListener('click', (event) => {
+    event.preventDefault();
+    void fillSuggestion({ focus: true });
   });
+  for (const name of ['name', 'email']) {
+    form.elements.namedItem(name)?.addEventListener('change', () => {
+      if (field.value === '' || field.value === suggested) void fillSuggestion({ focus: false });
+    });
+  }
 })();

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp, createServices } from './app.js';
+import { buildApp, createServices, type Services } from './app.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/config.js';
 import { createDeps, type RealDeps } from './deps.js';
@@ -16,16 +16,52 @@ export interface RunningServer {
 
 /** How often interrupted multi-step operations are looked for and resumed. */
 const RESUME_INTERVAL_MS = 30_000;
+/** How often expired sign-ins and sessions are removed (and their GitLab grants revoked). */
+const PURGE_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * Runs `job` now and then every `intervalMs`, never two at once; failures are logged and retried at
+ * the next tick. Returns a function that stops it and waits for a run in progress.
+ */
+function every(
+  intervalMs: number,
+  name: string,
+  logger: Logger,
+  job: () => Promise<unknown>,
+): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    running ??= job()
+      .then(
+        () => undefined,
+        (err) => logger.error({ err, job: name }, 'background job failed'),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
 
 /**
  * The process entry for a configured portal: adapters, app, listening socket, readiness checks and
  * the resumption of interrupted operations. Used by `gitlab-extern serve` and by demo mode.
  */
-export async function startServer(config: Config, opts: { logger: Logger; clock?: Clock }): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  opts: { logger: Logger; clock?: Clock },
+): Promise<RunningServer> {
   const deps = await createDeps(config, opts);
   let app: FastifyInstance;
+  let services: Services;
   try {
-    const services = createServices(deps);
+    services = createServices(deps);
     app = await buildApp(deps, services);
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
@@ -33,6 +69,11 @@ export async function startServer(config: Config, opts: { logger: Logger; clock?
     throw err;
   }
   await deps.readiness.start();
+  const { logger } = opts;
+  const jobs = [
+    every(RESUME_INTERVAL_MS, 'resume operations', logger, () => services.sponsorships.resumePending()),
+    every(PURGE_INTERVAL_MS, 'purge sessions', logger, () => services.auth.purgeExpired()),
+  ];
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
@@ -49,6 +90,7 @@ export async function startServer(config: Config, opts: { logger: Logger; clock?
         forced.unref();
         await app.close();
         clearTimeout(forced);
+        await Promise.all(jobs.map((stopJob) => stopJob()));
         await deps.close();
       })();
       return stopping;
@@ -57,7 +99,11 @@ export async function startServer(config: Config, opts: { logger: Logger; clock?
 }
 
 /** Stops the server on SIGINT/SIGTERM and exits 0 once everything is released. */
-export function stopOnSignals(server: { stop(): Promise<void> }, logger: Logger, extra?: () => Promise<void>): void {
+export function stopOnSignals(
+  server: { stop(): Promise<void> },
+  logger: Logger,
+  extra?: () => Promise<void>,
+): void {
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down');
     server
@@ -74,5 +120,3 @@ export function stopOnSignals(server: { stop(): Promise<void> }, logger: Logger,
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 }
-
-export { RESUME_INTERVAL_MS };

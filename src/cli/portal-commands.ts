@@ -23,7 +23,9 @@ export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<vo
     loaded = loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n\nSee .env.example for every variable, or run without GITLAB_URL for demo mode.\n`);
+      process.stderr.write(
+        `${err.message}\n\nSee .env.example for every variable, or run without GITLAB_URL for demo mode.\n`,
+      );
       process.exitCode = exitCodeFor(err);
       return;
     }

@@ -74,7 +74,8 @@ async function freePort(host: string): Promise<number> {
 function portFrom(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${name} must be a port number 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`${name} must be a port number 0-65535`);
   return port;
 }
 

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { DatabaseHandle } from '../db/database.js';
-import { GitLabError } from '../gitlab/errors.js';
 import type { GitLabAdminApi } from '../gitlab/client.js';
+import { GitLabError } from '../gitlab/errors.js';
 import type { Logger } from '../logging/logger.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -69,18 +69,32 @@ export class Readiness {
 
   private async checkToken(): Promise<void> {
     try {
-      const [token, owner] = await Promise.all([this.deps.gitlab.tokenSelf(), this.deps.gitlab.currentUser()]);
+      const [token, owner] = await Promise.all([
+        this.deps.gitlab.tokenSelf(),
+        this.deps.gitlab.currentUser(),
+      ]);
       this.gitlab = { status: 'ok', detail: 'reachable', checkedAt: this.now() };
       const problems: string[] = [];
       const warnings: string[] = [];
       if (!token.active) problems.push('the admin token is revoked or expired');
       if (!token.scopes.includes('api')) problems.push('the admin token lacks the api scope');
-      if (!owner.isAdmin) problems.push("the admin token's owner is not an administrator (or Admin Mode needs the admin_mode scope)");
-      if (token.scopes.includes('sudo')) warnings.push('the admin token has the sudo scope, which the portal does not need');
+      if (!owner.isAdmin)
+        problems.push(
+          "the admin token's owner is not an administrator (or Admin Mode needs the admin_mode scope)",
+        );
+      if (token.scopes.includes('sudo'))
+        warnings.push('the admin token has the sudo scope, which the portal does not need');
       if (token.expiresAt) {
-        const days = Math.floor((Date.parse(`${token.expiresAt}T00:00:00Z`) - this.deps.clock.now().getTime()) / DAY_MS);
-        if (days < 7) this.deps.logger.error({ daysLeft: days }, 'the GitLab admin token expires within 7 days: rotate it');
-        else if (days < 30) this.deps.logger.warn({ daysLeft: days }, 'the GitLab admin token expires within 30 days');
+        const days = Math.floor(
+          (Date.parse(`${token.expiresAt}T00:00:00Z`) - this.deps.clock.now().getTime()) / DAY_MS,
+        );
+        if (days < 7)
+          this.deps.logger.error(
+            { daysLeft: days },
+            'the GitLab admin token expires within 7 days: rotate it',
+          );
+        else if (days < 30)
+          this.deps.logger.warn({ daysLeft: days }, 'the GitLab admin token expires within 30 days');
         if (days < 30) warnings.push(`the admin token expires in ${days} days`);
       }
       this.token = {
@@ -122,7 +136,16 @@ export class Readiness {
       database = { status: 'fail', detail: 'unreachable', checkedAt: this.now() };
     }
     const checks = { database, adminToken: this.token, signIn: this.signIn, gitlab: this.gitlab };
-    const ready = !this.closing && database.status !== 'fail' && this.token.status !== 'fail' && this.signIn.status !== 'fail';
-    return { ready, checks: this.closing ? { ...checks, shutdown: { status: 'fail', detail: 'shutting down', checkedAt: this.now() } } : checks };
+    const ready =
+      !this.closing &&
+      database.status !== 'fail' &&
+      this.token.status !== 'fail' &&
+      this.signIn.status !== 'fail';
+    return {
+      ready,
+      checks: this.closing
+        ? { ...checks, shutdown: { status: 'fail', detail: 'shutting down', checkedAt: this.now() } }
+        : checks,
+    };
   }
 }

@@ -88,7 +88,7 @@ export function ErrorSummary(props: {
       <h2>There is a problem</h2>
       {props.message ? <p>{props.message}</p> : null}
       {entries.length > 0 ? (
-        <ul>
+        <ul class="alert-list">
           {entries.map(([name, msgs]) => (
             <li key={name}>
               <a href={`#f-${name}`}>

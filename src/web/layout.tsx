@@ -13,6 +13,7 @@ export function Layout(props: { ctx: PageContext; title: string; children: Compo
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="referrer" content="strict-origin-when-cross-origin" />
         <title>{`${props.title} · ${PRODUCT_NAME}`}</title>
+        <link rel="icon" type="image/svg+xml" href={`${ctx.base}/assets/favicon.svg`} />
         <link rel="stylesheet" href={ctx.assets.css} />
         <script nonce={ctx.nonce} src={ctx.assets.js} defer />
       </head>

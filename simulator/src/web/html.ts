@@ -108,6 +108,7 @@ export function page(opts: PageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${opts.title} · GitLab</title>
 <style>${new SafeHtml(STYLE)}</style>
 ${opts.head}

@@ -16,8 +16,8 @@ export function StartPage(props: { ctx: PageContext; signedOut?: boolean }) {
       <h1>Accounts for external collaborators</h1>
       <p class="lead">
         {PRODUCT_NAME} lets members of your organisation give partners, students and contractors a GitLab
-        account in under a minute. You sponsor the account: it is created as an external account that sees
-        only what you share with it, and it ends on a date you choose.
+        account in under a minute. You sponsor the account: GitLab creates it as an external account that sees
+        only the projects and groups it is added to, and you are recorded as the person accountable for it.
       </p>
       <p>
         <a class="button" href={href(ctx, '/login')}>
