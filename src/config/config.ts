@@ -60,7 +60,6 @@ export interface Config {
   /** Full path of the GitLab group sponsors must belong to; unset: any internal user may sponsor. */
   readonly sponsorGroup: string | undefined;
   readonly newUserPasswordMode: NewUserPasswordMode;
-  readonly smtpUrl: string | undefined;
 }
 
 export interface LoadedConfig {
@@ -238,7 +237,6 @@ function evaluate(values: ConfigValues, cwd: string, collected: Collected): Load
     logLevel: env.LOG_LEVEL,
     sponsorGroup: env.SPONSOR_GROUP,
     newUserPasswordMode: env.NEW_USER_PASSWORD_MODE,
-    smtpUrl: env.SMTP_URL,
   };
   return { config: deepFreeze(config), warnings: collected.warnings };
 }
@@ -310,6 +308,5 @@ export function redactedConfig(config: Config) {
     logLevel: config.logLevel,
     sponsorGroup: config.sponsorGroup ?? NOT_SET,
     newUserPasswordMode: config.newUserPasswordMode,
-    smtpUrl: config.smtpUrl === undefined ? NOT_SET : redactUrl(config.smtpUrl),
   };
 }

@@ -80,11 +80,6 @@ export const variables = {
     secret: false,
     fix: 'Use a whole number of milliseconds from 1000 to 60000; the default is 10000.',
   },
-  SMTP_URL: {
-    // The URL may carry the mail server's password.
-    secret: true,
-    fix: 'Use smtp://user:password@host:587 or smtps://user:password@host:465, or leave it unset.',
-  },
 } satisfies Record<string, VariableInfo>;
 
 export type VariableName = keyof typeof variables;
@@ -256,19 +251,6 @@ const checkSponsorGroup: Check<string> = (value) => {
   return path;
 };
 
-const checkSmtpUrl: Check<string> = (value) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return invalid('is not a URL');
-  }
-  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')
-    return invalid('must start with smtp:// or smtps://');
-  if (!url.hostname) return invalid('must name the mail server');
-  return value;
-};
-
 /**
  * The schema of every variable. Each field turns the raw text into its typed value; checks that look at
  * two variables at once live in `crossChecks`, so one bad variable never hides another's problem.
@@ -332,7 +314,6 @@ export function environmentSchema(context: CheckContext) {
       wholeNumber(1000, 60000, 'a whole number of milliseconds'),
       10000,
     ),
-    SMTP_URL: optionalField('SMTP_URL', context, checkSmtpUrl),
   });
 }
 

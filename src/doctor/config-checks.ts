@@ -80,7 +80,6 @@ const STAND_INS: Record<VariableName, () => string> = {
   SESSION_ABSOLUTE_HOURS: () => '12',
   NEW_USER_PASSWORD_MODE: () => 'reset_link',
   GITLAB_TIMEOUT_MS: () => '10000',
-  SMTP_URL: () => 'smtp://localhost',
 };
 
 /** The variable a problem is about: `GITLAB_ADMIN_TOKEN_FILE` counts as `GITLAB_ADMIN_TOKEN`. */

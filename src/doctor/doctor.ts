@@ -78,7 +78,7 @@ async function guarded(id: CheckId, run: () => Promise<CheckResult[]>): Promise<
 }
 
 /** Variables that are secret only for the password they may contain; the rest is shown. */
-const URL_VARIABLES: ReadonlySet<VariableName> = new Set(['DATABASE_URL', 'SMTP_URL']);
+const URL_VARIABLES: ReadonlySet<VariableName> = new Set(['DATABASE_URL']);
 
 function urlPasswords(url: string | undefined): string[] {
   const password = url !== undefined && URL.canParse(url) ? new URL(url).password : '';
@@ -100,7 +100,6 @@ function secretValues(env: NodeJS.ProcessEnv, config: Config | undefined): strin
       config.encryptionKey.current,
       config.encryptionKey.previous,
       ...urlPasswords(config.database.dialect === 'postgres' ? config.database.url : undefined),
-      ...urlPasswords(config.smtpUrl),
     );
   }
   // Short values would blank out ordinary words; no real secret is that short.

@@ -75,7 +75,6 @@ describe('configuration', () => {
       logLevel: 'info',
       sponsorGroup: undefined,
       newUserPasswordMode: 'reset_link',
-      smtpUrl: undefined,
     });
   });
 
@@ -405,15 +404,6 @@ describe('configuration', () => {
       }
     });
 
-    it('SMTP_URL is an smtp(s) URL', () => {
-      expect(parse({ SMTP_URL: 'smtps://mailer:pw@mail.example.com:465' }).smtpUrl).toBe(
-        'smtps://mailer:pw@mail.example.com:465',
-      );
-      expect(problem({ SMTP_URL: 'http://mail.example.com' })).toEqual([
-        'SMTP_URL must start with smtp:// or smtps://',
-      ]);
-    });
-
     it('treats empty values as unset', () => {
       expect(parse({ PORT: '', DATA_DIR: '', SPONSOR_GROUP: '' })).toMatchObject({
         http: { port: 3000 },
@@ -434,7 +424,6 @@ describe('configuration', () => {
       const values = valid({
         ENCRYPTION_KEY_PREVIOUS: randomBytes(32).toString('base64url'),
         DATABASE_URL: 'postgres://app:db-CANARY@db.internal:5432/portal?sslmode=require&password=q-CANARY',
-        SMTP_URL: 'smtp://mailer:smtp-CANARY@mail.example.com:587',
       });
       const { config } = parseConfig(values, { cwd });
       const shown = redactedConfig(config);
@@ -460,13 +449,11 @@ describe('configuration', () => {
         dialect: 'postgres',
         url: 'postgres://app:<set>@db.internal:5432/portal?sslmode=require&password=<set>',
       });
-      expect(shown.smtpUrl).toBe('smtp://mailer:<set>@mail.example.com:587');
     });
 
     it('says which optional secrets are not set', () => {
       const shown = redactedConfig(parseConfig(valid(), { cwd }).config);
       expect(shown.encryptionKey.previous).toBe('<not set>');
-      expect(shown.smtpUrl).toBe('<not set>');
       expect(shown.database).toEqual({ dialect: 'sqlite', path: '/srv/portal/data/gitlab-extern.db' });
     });
   });
