@@ -57,7 +57,10 @@
   // The last value filled in automatically: the sponsor's own typing is never overwritten.
   let suggested = '';
   const fillSuggestion = async ({ focus }) => {
+    const before = field.value;
     const result = await check('');
+    // The sponsor typed a username while the suggestion was on its way: theirs wins.
+    if (field.value !== before) return;
     const first = result?.suggestions[0];
     if (!first) {
       if (focus) say('Enter the full name or e-mail address first.', 'bad');
@@ -71,6 +74,8 @@
       'ok',
     );
     if (focus) field.focus();
+    // Selected, so that typing into the field replaces the suggestion instead of adding to it.
+    if (document.activeElement === field) field.select();
   };
 
   const suggest = form.querySelector('button[name="intent"][value="suggest"]');

@@ -65,18 +65,42 @@ export function describeViolations(violations: AxeViolation[]): string {
     .join('\n');
 }
 
-/** Collects CSP violations and page errors so tests can assert there were none. */
-export function watchPage(page: Page): { problems: string[] } {
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+/**
+ * Collects what would show a broken page: script errors, console errors (CSP violations among them),
+ * dialogs, and assets or requests of the page answered with an error status. A page itself answered
+ * with an error status on purpose (a form with errors is a 422) is the test's to assert: the
+ * browser's "Failed to load resource" line for it is left out.
+ */
+export function watchPage(page: Page): { readonly problems: string[] } {
+  const found: string[] = [];
+  const failedLoads: { url: string; text: string }[] = [];
+  const errorDocuments = new Set<string>();
+  page.on('pageerror', (err) => found.push(`page error: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+    if (msg.type() !== 'error') return;
+    if (msg.text().startsWith('Failed to load resource:'))
+      failedLoads.push({ url: msg.location().url, text: msg.text() });
+    else found.push(`console error: ${msg.text()}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() < 400) return;
+    if (res.request().resourceType() === 'document') errorDocuments.add(res.url());
+    else found.push(`HTTP ${res.status()} for ${res.request().resourceType()} ${res.url()}`);
   });
   page.on('dialog', (dialog) => {
-    problems.push(`dialog opened: ${dialog.message()}`);
+    found.push(`dialog opened: ${dialog.message()}`);
     void dialog.dismiss();
   });
-  return { problems };
+  return {
+    get problems() {
+      return [
+        ...found,
+        ...failedLoads
+          .filter((f) => !errorDocuments.has(f.url))
+          .map((f) => `console error: ${f.text} (${f.url})`),
+      ];
+    },
+  };
 }
 
 export async function newContext(
