@@ -54,6 +54,17 @@
     }, 400);
   });
 
+  // The error the server rendered for the old value no longer applies to a new suggestion.
+  const clearServerError = () => {
+    document.getElementById(`${field.id}-error`)?.remove();
+    field.closest('.field')?.classList.remove('has-error');
+    field.removeAttribute('aria-invalid');
+    const describedBy = (field.getAttribute('aria-describedby') ?? '')
+      .split(' ')
+      .filter((id) => id && id !== `${field.id}-error`);
+    field.setAttribute('aria-describedby', describedBy.join(' '));
+  };
+
   // The last value filled in automatically: the sponsor's own typing is never overwritten.
   let suggested = '';
   const fillSuggestion = async ({ focus }) => {
@@ -68,6 +79,7 @@
     }
     field.value = first;
     suggested = first;
+    clearServerError();
     const rest = result.suggestions.slice(1);
     say(
       `Suggested ${first}; it is free in GitLab.${rest.length ? ` Also free: ${rest.join(', ')}.` : ''}`,

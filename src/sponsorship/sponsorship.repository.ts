@@ -244,6 +244,19 @@ export class SponsorshipRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Frees the leases other owners hold on unfinished operations; returns how many. */
+  async releaseLeasesOfOthers(kind: string, states: readonly string[], owner: string): Promise<number> {
+    const result = await this.#db
+      .updateTable('operations')
+      .set({ lease_owner: null, lease_until: null })
+      .where('kind', '=', kind)
+      .where('state', 'in', states)
+      .where('lease_owner', 'is not', null)
+      .where('lease_owner', '!=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Unfinished operations nobody holds (or whose holder's lease expired), oldest first. */
   async resumableOperations(
     kind: string,

@@ -72,6 +72,7 @@ export function recentSponsorships(service: SponsorshipService) {
       name: c.account?.name ?? c.request.name,
       username: c.account?.username ?? c.request.username,
       state: stateLabel(c),
+      tone: c.state === 'completed' ? 'ok' : c.state === 'failed' ? 'bad' : 'neutral',
       createdAt: c.createdAt,
       path: `/sponsorships/${c.operationId}`,
     }));

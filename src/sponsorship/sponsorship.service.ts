@@ -539,6 +539,16 @@ export class SponsorshipService {
     return summary;
   }
 
+  /**
+   * Frees the leases of operations whose runner is known to be gone, so that `resumePending` continues
+   * them at once instead of after the lease runs out. Only for a database no other process can be
+   * running operations on (SQLite, whose instance lock admits one server); never where replicas share
+   * the database. Returns how many were freed.
+   */
+  async releaseLeasesOfGoneRunners(): Promise<number> {
+    return this.#repo.releaseLeasesOfOthers(CREATE_OPERATION_KIND, UNFINISHED, this.#owner);
+  }
+
   // ------------------------------------------------------------ recording
 
   /** The operation row and its `intent` audit event commit together, or neither does (I3). */
@@ -635,8 +645,20 @@ export class SponsorshipService {
     }
   }
 
+  /**
+   * Records that `step` begins, before its GitLab calls. Usually the row already names it: the step
+   * before recorded it as next (or the operation was inserted or claimed at it) and renewed the lease.
+   * Then, unless the step records something of its own (`create` counts its attempts) or less than
+   * half the lease is left, the write would change nothing a restart reads, and it is skipped: each
+   * commit waits for the disk.
+   */
   async #startStep(run: Run, step: CreationStep, change: Omit<OperationChange, 'updatedAt'> = {}) {
-    await this.#write(run, { step, ...change });
+    const { op } = run;
+    const leaseLeftMs = op.leaseUntil === null ? 0 : Date.parse(op.leaseUntil) - this.#clock.now().getTime();
+    const recorded = op.step === step && op.leaseOwner === this.#owner && leaseLeftMs >= this.#leaseMs / 2;
+    if (!recorded || Object.keys(change).length > 0) {
+      await this.#write(run, { step, ...change });
+    }
     await this.#notify(run.op.id, step, 'started');
   }
 

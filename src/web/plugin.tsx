@@ -119,6 +119,8 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
 
   app.setErrorHandler((err, req, reply) => {
     const error = toDomainError(err);
+    // Also under /assets/: an error answer is dynamic (it carries a CSP nonce) and never cached.
+    reply.header('cache-control', 'no-store');
     if (error.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ code: error.code, status: error.status }, 'request refused');
     if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
@@ -144,6 +146,7 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
 
   app.setNotFoundHandler((req, reply) => {
     const error = new DomainError('not_found', 'There is nothing at this address.');
+    reply.header('cache-control', 'no-store');
     if (wantsJson(req, base)) {
       return reply.code(404).type('application/problem+json').send(toProblem(error, req.id));
     }

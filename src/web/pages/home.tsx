@@ -37,6 +37,8 @@ export interface RecentSponsorship {
   name: string;
   username: string;
   state: string;
+  /** How the state reads at a glance: done, went wrong, or still in progress. */
+  tone: 'ok' | 'bad' | 'neutral';
   createdAt: string;
   /** Portal path of the sponsorship's page. */
   path: string;
@@ -79,7 +81,7 @@ export function HomePage(props: { ctx: PageContext; recent: readonly RecentSpons
                     </td>
                     <td>{s.username}</td>
                     <td>
-                      <span class="badge">{s.state}</span>
+                      <span class={s.tone === 'neutral' ? 'badge' : `badge ${s.tone}`}>{s.state}</span>
                     </td>
                     <td>{s.createdAt.slice(0, 10)}</td>
                   </tr>
