@@ -8,14 +8,9 @@ import { runMembershipJobs } from './membership-jobs.js';
  */
 export function runPeriodicJobs(sim: SimContext): void {
   const { store } = sim;
-  const now = sim.clock.nowMs();
-  for (const user of [...store.users.values()]) {
-    if (
-      user.deletionScheduledAt !== null &&
-      now >= user.deletionScheduledAt + sim.settings.userDeletionDelayMs
-    ) {
-      store.deleteUser(user);
-    }
+  const due = sim.clock.nowMs() - sim.settings.userDeletionDelayMs;
+  for (const user of store.scheduledDeletions()) {
+    if (user.deletionScheduledAt! <= due) store.deleteUser(user);
   }
   runMembershipJobs(store);
 }

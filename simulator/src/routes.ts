@@ -13,7 +13,7 @@ import { userModerationRoutes } from './api/user-moderation.js';
 import { userRoutes } from './api/users.js';
 import type { SimContext } from './context.js';
 import { registerControlRoutes } from './control/routes.js';
-import { type ApiRoute, registerApiRoute } from './http/app.js';
+import { type ApiRoute, registerApiRoutes } from './http/app.js';
 import { registerWeb } from './web/routes.js';
 
 /** Every REST API v4 endpoint the simulator implements. */
@@ -33,7 +33,7 @@ export const apiRoutes: ApiRoute[] = [
 ];
 
 export function registerRoutes(app: FastifyInstance, sim: SimContext): void {
-  for (const route of apiRoutes) registerApiRoute(app, sim, route);
+  registerApiRoutes(app, sim, apiRoutes);
   registerControlRoutes(app, sim);
   registerWeb(app, sim);
 }

@@ -1,4 +1,9 @@
 import { readFileSync } from 'node:fs';
+import {
+  endsWithGitOrAtom,
+  LEGACY_PROJECT_PATH_MESSAGE,
+  LEGACY_PROJECT_PATH_REGEXP,
+} from './api/path-rules.js';
 import { hashPassword } from './model/secrets.js';
 import type { Store } from './model/store.js';
 import {
@@ -8,14 +13,17 @@ import {
   type OAuthApplication,
   type PersonalAccessToken,
   type Project,
+  type SourceRef,
   type User,
   type UserState,
+  VISIBILITIES,
   type Visibility,
 } from './model/types.js';
 import {
+  EMAIL_REGEX,
   NAMESPACE_FORMAT_REGEX,
-  USERNAME_FORMAT_MESSAGE,
-  USERNAME_FORMAT_REGEX,
+  OCI_PATH_MESSAGE,
+  OCI_PATH_REGEX,
   USERNAME_MAX_LENGTH,
   USERNAME_MIN_LENGTH,
   usernameFormatErrors,
@@ -115,7 +123,6 @@ const USER_STATES: readonly UserState[] = [
   'banned',
   'deactivated',
 ];
-const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
 
 const USER_KEYS = [
   'id',
@@ -173,13 +180,6 @@ const SEED_KEYS = [
   'generate',
 ] as const satisfies readonly (keyof Seed)[];
 const GENERATE_KEYS = ['users', 'prefix', 'password', 'custom_attributes'] as const;
-
-/** `Gitlab::PathRegex.project_path_format_regex` and its message (`lib/gitlab/path_regex.rb`). */
-const PROJECT_PATH_RE = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]*$/;
-const PROJECT_PATH_MESSAGE =
-  "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.git' or end in '.atom'";
-const GIT_SUFFIX_RE = /\.(git|atom)$/i;
-const EMAIL_RE = /^[^@\s]+@[^@\s]+$/;
 
 /**
  * Checks a seed against itself and, when given, the store it is about to be loaded into (taken
@@ -302,7 +302,7 @@ class SeedChecker {
     }
     if (email !== undefined) {
       const lower = email.toLowerCase();
-      if (!EMAIL_RE.test(email)) f.problem('email', `'${email}' is not an e-mail address`);
+      if (!EMAIL_REGEX.test(email)) f.problem('email', `'${email}' is not an e-mail address`);
       else if (this.emails.has(lower) || this.store?.emailTaken(lower)) {
         f.problem('email', `'${email}' is already taken`);
       }
@@ -349,8 +349,8 @@ class SeedChecker {
       f.problem('path', `is too short (minimum is ${USERNAME_MIN_LENGTH} characters)`);
     else if (path.length > USERNAME_MAX_LENGTH)
       f.problem('path', `is too long (maximum is ${USERNAME_MAX_LENGTH} characters)`);
-    else if (!NAMESPACE_FORMAT_REGEX.test(path) || !USERNAME_FORMAT_REGEX.test(path))
-      f.problem('path', USERNAME_FORMAT_MESSAGE);
+    else if (!NAMESPACE_FORMAT_REGEX.test(path) || !OCI_PATH_REGEX.test(path))
+      f.problem('path', OCI_PATH_MESSAGE);
     else return true;
     return false;
   }
@@ -415,9 +415,9 @@ class SeedChecker {
     f.oneOf('visibility', VISIBILITIES);
     if (
       projectPath !== undefined &&
-      (!PROJECT_PATH_RE.test(projectPath) || GIT_SUFFIX_RE.test(projectPath))
+      (!LEGACY_PROJECT_PATH_REGEXP.test(projectPath) || endsWithGitOrAtom(projectPath))
     ) {
-      f.problem('path', PROJECT_PATH_MESSAGE);
+      f.problem('path', LEGACY_PROJECT_PATH_MESSAGE);
     }
     if (namespace !== undefined) {
       const known =
@@ -516,25 +516,10 @@ export function readSeedFile(path: string): Seed {
 
 const ms = (iso: string | null | undefined) => (iso ? new Date(iso).getTime() : null);
 
-function addMembers(
-  store: Store,
-  source: { type: 'Project' | 'Namespace'; id: number },
-  members: SeedMember[],
-) {
-  const now = store.clock.nowMs();
+function addMembers(store: Store, source: SourceRef, members: SeedMember[]) {
   for (const m of members) {
-    store.upsertMember({
-      source,
-      userId: store.findUserByIdOrUsername(m.user)!.id,
-      inviteEmail: null,
-      inviteToken: null,
-      accessLevel: m.access_level,
-      expiresAt: m.expires_at ?? null,
-      createdAt: now,
-      updatedAt: now,
-      createdById: null,
-      expiryNotifiedAt: null,
-    });
+    const user = store.findUserByIdOrUsername(m.user)!;
+    store.addUserMember(source, user.id, m.access_level, { expiresAt: m.expires_at });
   }
 }
 

@@ -198,19 +198,11 @@ export class Simulator {
     accessLevel: number,
     expiresAt: string | null = null,
   ): void {
-    const now = this.clock.nowMs();
-    this.store.upsertMember({
-      source: 'kind' in source ? { type: 'Namespace', id: source.id } : { type: 'Project', id: source.id },
-      userId: user.id,
-      inviteEmail: null,
-      inviteToken: null,
-      accessLevel,
-      expiresAt,
-      createdAt: now,
-      updatedAt: now,
-      createdById: null,
-      expiryNotifiedAt: null,
-    });
+    const ref =
+      'kind' in source
+        ? { type: 'Namespace' as const, id: source.id }
+        : { type: 'Project' as const, id: source.id };
+    this.store.addUserMember(ref, user.id, accessLevel, { expiresAt });
   }
 
   /** Shares a project with a group at an access level (`POST /projects/:id/share`). */

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tokenCall } from './browser.js';
+import { CALLBACK, tokenCall } from './browser.js';
 import { del, get, post, useSimulator } from './helpers.js';
-
-const CALLBACK = 'https://portal.example.com/auth/callback';
 
 describe('Applications API (lib/api/applications.rb)', () => {
   const sim = useSimulator();

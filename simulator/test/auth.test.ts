@@ -176,7 +176,7 @@ describe('sudo (lib/api/helpers.rb#sudo!)', () => {
 describe('GET /personal_access_tokens/self (lib/api/personal_access_tokens/self_information.rb)', () => {
   const sim = useSimulator();
 
-  it('describes the calling PAT with any scope', async () => {
+  it('describes the calling PAT with any scope, in the newest field order — lib/api/entities/personal_access_token.rb', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice' });
     const token = s.givenToken(alice, ['read_repository'], '2027-06-30');
@@ -184,6 +184,8 @@ describe('GET /personal_access_tokens/self (lib/api/personal_access_tokens/self_
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       revoked: false,
+      expired: false,
+      granular: false,
       scopes: ['read_repository'],
       user_id: alice.id,
       active: true,
@@ -192,13 +194,15 @@ describe('GET /personal_access_tokens/self (lib/api/personal_access_tokens/self_
     expect(Object.keys(res.body)).toEqual([
       'id',
       'name',
+      'active',
       'revoked',
+      'expired',
+      'granular',
       'created_at',
       'description',
       'scopes',
       'user_id',
       'last_used_at',
-      'active',
       'expires_at',
     ]);
   });

@@ -135,6 +135,11 @@ export class Browser {
 
 // ------------------------------------------------------------------ OAuth helpers
 
+/** The password the OAuth and sign-in tests give their users. */
+export const PASSWORD = 'correct-horse-battery';
+/** The redirect URI of the test applications. */
+export const CALLBACK = 'https://portal.example.com/auth/callback';
+
 export function pkcePair(verifier = 'a'.repeat(20) + 'verifier-0123456789-abcdefghijkl'): {
   verifier: string;
   challenge: string;
@@ -186,4 +191,55 @@ export async function tokenCall(
     headers: res.headers,
     body: text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text,
   };
+}
+
+/**
+ * The authorization-code flow up to the code: alice (created on first use) signs in and approves
+ * a "Portal" application; `exchange` then posts the code to `/oauth/token`, with any field changed
+ * or left out (`undefined`).
+ */
+export async function authorizationCode(
+  s: Simulator,
+  opts: {
+    confidential?: boolean;
+    scopes?: string[];
+    pkce?: 'S256' | 'plain' | false;
+    scope?: string;
+    nonce?: string;
+  } = {},
+) {
+  const alice = s.store.findUserByUsername('alice') ?? s.givenUser({ username: 'alice', password: PASSWORD });
+  const client = s.givenApplication({
+    name: 'Portal',
+    redirectUri: CALLBACK,
+    scopes: opts.scopes ?? ['api', 'read_user', 'openid', 'profile', 'email'],
+    confidential: opts.confidential,
+  });
+  const { verifier, challenge } = pkcePair();
+  const browser = await signedIn(s, 'alice', PASSWORD);
+  const pkce = opts.pkce ?? 'S256';
+  const { code } = await approve(browser, {
+    client_id: client.applicationId,
+    redirect_uri: CALLBACK,
+    response_type: 'code',
+    scope: opts.scope ?? 'read_user api',
+    state: 'st',
+    nonce: opts.nonce,
+    ...(pkce ? { code_challenge: pkce === 'S256' ? challenge : verifier, code_challenge_method: pkce } : {}),
+  });
+  const exchange = (extra: Record<string, string | undefined> = {}) => {
+    const form: Record<string, string> = {};
+    const fields: Record<string, string | undefined> = {
+      grant_type: 'authorization_code',
+      code: code!,
+      redirect_uri: CALLBACK,
+      client_id: client.applicationId,
+      client_secret: client.secret,
+      code_verifier: pkce ? verifier : undefined,
+      ...extra,
+    };
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) form[k] = v;
+    return tokenCall(s, form);
+  };
+  return { alice, client, code: code!, verifier, exchange };
 }

@@ -365,7 +365,7 @@ describe('clock', () => {
     const s = sim();
     await patch(s, '/-/sim/settings', { userDeletionDelayMs: 3_600_000 });
     const bob = s.givenUser({ username: 'bob' });
-    bob.deletionScheduledAt = s.clock.nowMs();
+    s.store.scheduleDeletion(bob);
     await post(s, '/-/sim/clock/advance', { seconds: 1800 });
     expect(s.user('bob')).toBeDefined();
     await post(s, '/-/sim/clock/advance', { seconds: 1800 });

@@ -207,13 +207,15 @@ describe('@gitbeaker/rest against the simulator', () => {
     expect(self).toEqual({
       id: pat.id,
       name: 'admin',
+      active: true,
       revoked: false,
+      expired: false,
+      granular: false,
       created_at: new Date(pat.createdAt).toISOString(),
       description: null,
       scopes: ['api', 'sudo', 'admin_mode', 'read_user'],
       user_id: 1,
       last_used_at: new Date(pat.lastUsedAt!).toISOString(),
-      active: true,
       expires_at: pat.expiresAt,
     });
     expect(pat.lastUsedAt).not.toBeNull();

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { approve, authorizePath, Browser, form, pkcePair, signedIn } from './browser.js';
+import { approve, authorizePath, Browser, CALLBACK, form, PASSWORD, pkcePair, signedIn } from './browser.js';
 import { useSimulator } from './helpers.js';
-
-const PASSWORD = 'correct-horse-battery';
-const CALLBACK = 'https://portal.example.com/auth/callback';
 
 describe('GET /oauth/authorize (doorkeeper PreAuthorization, app/controllers/oauth/authorizations_controller.rb)', () => {
   const sim = useSimulator();

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/index.js';
-import { tokenCall } from './browser.js';
+import { CALLBACK, tokenCall } from './browser.js';
 import { get, useSimulator } from './helpers.js';
-
-const CALLBACK = 'https://portal.example.com/auth/callback';
 
 /** A user with an OAuth token of an application (as the code grant would issue it). */
 function given(s: Simulator, opts: { confidential?: boolean; scopes?: string[] } = {}) {

@@ -1,53 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/index.js';
-import { approve, pkcePair, signedIn, tokenCall } from './browser.js';
+import { authorizationCode, CALLBACK, PASSWORD, tokenCall } from './browser.js';
 import { get, useSimulator } from './helpers.js';
 
-const PASSWORD = 'correct-horse-battery';
-const CALLBACK = 'https://portal.example.com/auth/callback';
 const INVALID_GRANT =
   'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.';
 const INVALID_CLIENT =
   'Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.';
-
-async function setup(
-  s: Simulator,
-  opts: { confidential?: boolean; scopes?: string[]; pkce?: 'S256' | 'plain' | false; scope?: string } = {},
-) {
-  const alice = s.store.findUserByUsername('alice') ?? s.givenUser({ username: 'alice', password: PASSWORD });
-  const client = s.givenApplication({
-    name: 'Portal',
-    redirectUri: CALLBACK,
-    scopes: opts.scopes ?? ['api', 'read_user', 'openid', 'profile', 'email'],
-    confidential: opts.confidential,
-  });
-  const { verifier, challenge } = pkcePair();
-  const browser = await signedIn(s, 'alice', PASSWORD);
-  const pkce = opts.pkce ?? 'S256';
-  const { code } = await approve(browser, {
-    client_id: client.applicationId,
-    redirect_uri: CALLBACK,
-    response_type: 'code',
-    scope: opts.scope ?? 'read_user api',
-    state: 'st',
-    ...(pkce ? { code_challenge: pkce === 'S256' ? challenge : verifier, code_challenge_method: pkce } : {}),
-  });
-  const exchange = (extra: Record<string, string | undefined> = {}) => {
-    const form: Record<string, string> = {};
-    const base: Record<string, string | undefined> = {
-      grant_type: 'authorization_code',
-      code: code!,
-      redirect_uri: CALLBACK,
-      client_id: client.applicationId,
-      client_secret: client.secret,
-      code_verifier: pkce ? verifier : undefined,
-      ...extra,
-    };
-    for (const [k, v] of Object.entries(base)) if (v !== undefined) form[k] = v;
-    return tokenCall(s, form);
-  };
-  return { alice, client, code: code!, verifier, exchange };
-}
 
 function expectOAuthError(
   res: { status: number; headers: Headers; body: any },
@@ -68,7 +27,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('exchanges the code: exact body and no-cache headers — doorkeeper token_response.rb', async () => {
     const s = sim();
-    const { exchange, alice, client } = await setup(s);
+    const { exchange, alice, client } = await authorizationCode(s);
     const res = await exchange();
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
@@ -99,7 +58,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('the access token works at the API — lib/gitlab/auth/auth_finders.rb', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     const token = (await exchange()).body.access_token;
     const me = await get(s, '/user', { token: null, bearer: token });
     expect(me.status).toBe(200);
@@ -108,7 +67,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('an OAuth token is not a PAT: /personal_access_tokens/self → 400 — lib/api/personal_access_tokens/self_information.rb', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     const token = (await exchange()).body.access_token;
     const res = await get(s, '/personal_access_tokens/self', { token: null, bearer: token });
     expect(res.status).toBe(400);
@@ -119,7 +78,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('client authentication by HTTP Basic is accepted — Client::Credentials.from_basic', async () => {
     const s = sim();
-    const { client, code, verifier } = await setup(s);
+    const { client, code, verifier } = await authorizationCode(s);
     const res = await tokenCall(
       s,
       { grant_type: 'authorization_code', code, redirect_uri: CALLBACK, code_verifier: verifier },
@@ -130,25 +89,25 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('a confidential client without its secret → 401 invalid_client with WWW-Authenticate — Application.by_uid_and_secret', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(await exchange({ client_secret: undefined }), 401, 'invalid_client', INVALID_CLIENT);
   });
 
   it('a wrong secret → 401 invalid_client — ErrorResponse#status', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(await exchange({ client_secret: 'gloas-wrong' }), 401, 'invalid_client', INVALID_CLIENT);
   });
 
   it('a public client needs only client_id (with PKCE) — by_uid_and_secret (secret blank and not confidential)', async () => {
     const s = sim();
-    const { exchange } = await setup(s, { confidential: false });
+    const { exchange } = await authorizationCode(s, { confidential: false });
     expect((await exchange({ client_secret: undefined })).status).toBe(200);
   });
 
   it('a public client that sends a wrong secret is refused — by_uid_and_secret (secret_matches?)', async () => {
     const s = sim();
-    const { exchange } = await setup(s, { confidential: false });
+    const { exchange } = await authorizationCode(s, { confidential: false });
     expectOAuthError(await exchange({ client_secret: 'wrong' }), 401, 'invalid_client', INVALID_CLIENT);
   });
 
@@ -169,7 +128,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('missing code → invalid_request "Missing required parameter: code." — Request::AuthorizationCode#grant', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(
       await exchange({ code: undefined }),
       400,
@@ -180,7 +139,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('missing redirect_uri → invalid_request, checked before the client — AuthorizationCodeRequest#validate_params', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(
       await exchange({ redirect_uri: undefined, client_secret: 'wrong' }),
       400,
@@ -191,7 +150,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('a PKCE code without code_verifier → invalid_request "Missing required parameter: code_verifier." — validate_params', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(
       await exchange({ code_verifier: undefined }),
       400,
@@ -202,26 +161,26 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('a wrong code_verifier → invalid_grant — AuthorizationCodeRequest#validate_code_verifier', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(await exchange({ code_verifier: 'x'.repeat(43) }), 400, 'invalid_grant', INVALID_GRANT);
   });
 
   it('the plain method compares the verifier as is — AccessGrant.generate_code_challenge', async () => {
     const s = sim();
-    const { exchange } = await setup(s, { pkce: 'plain' });
+    const { exchange } = await authorizationCode(s, { pkce: 'plain' });
     expect((await exchange()).status).toBe(200);
   });
 
   it('a code_verifier sent for a code without a challenge → invalid_grant — validate_code_verifier (either side)', async () => {
     const s = sim();
-    const { exchange } = await setup(s, { pkce: false });
+    const { exchange } = await authorizationCode(s, { pkce: false });
     expectOAuthError(await exchange({ code_verifier: 'unexpected' }), 400, 'invalid_grant', INVALID_GRANT);
     expect((await exchange()).status).toBe(200);
   });
 
   it('a redirect_uri other than the one used at authorize → invalid_grant — AuthorizationCodeRequest#validate_redirect_uri', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     expectOAuthError(
       await exchange({ redirect_uri: 'https://portal.example.com/other' }),
       400,
@@ -232,7 +191,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('a code is single-use; reusing it revokes nothing — AuthorizationCodeRequest (grant.revoke, InvalidGrantReuse)', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     const first = await exchange();
     expect(first.status).toBe(200);
     expectOAuthError(await exchange(), 400, 'invalid_grant', INVALID_GRANT);
@@ -241,21 +200,21 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('a code expires after 600 s — doorkeeper authorization_code_expires_in default', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     s.advanceTime(600_000);
     expectOAuthError(await exchange(), 400, 'invalid_grant', INVALID_GRANT);
   });
 
   it('a code is still good just before 600 s — AccessGrant#expired?', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     s.advanceTime(599_000);
     expect((await exchange()).status).toBe(200);
   });
 
   it('a code issued to another client → invalid_grant — validate_grant (grant.application_id == client.id)', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     const other = s.givenApplication({ name: 'Other', redirectUri: CALLBACK, scopes: ['api'] });
     expectOAuthError(
       await exchange({ client_id: other.applicationId, client_secret: other.secret }),
@@ -267,7 +226,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('the access token expires after 7200 s at the API — access_token_expires_in 7200', async () => {
     const s = sim();
-    const { exchange } = await setup(s);
+    const { exchange } = await authorizationCode(s);
     const token = (await exchange()).body.access_token;
     s.advanceTime(7_200_000);
     const res = await get(s, '/user', { token: null, bearer: token });
@@ -280,7 +239,7 @@ describe('POST /oauth/token grant_type=authorization_code (doorkeeper Authorizat
 
   it('a JSON body is accepted like a form — Rails params parsing', async () => {
     const s = sim();
-    const { client, code, verifier } = await setup(s);
+    const { client, code, verifier } = await authorizationCode(s);
     const res = await fetch(`${s.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -301,7 +260,7 @@ describe('POST /oauth/token grant_type=refresh_token (doorkeeper RefreshTokenReq
   const sim = useSimulator();
 
   async function tokens(s: Simulator, opts: { confidential?: boolean } = {}) {
-    const ctx = await setup(s, opts);
+    const ctx = await authorizationCode(s, opts);
     const first = (await ctx.exchange()).body;
     const refresh = (extra: Record<string, string | undefined> = {}) => {
       const form: Record<string, string> = {};

@@ -2,39 +2,13 @@ import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/index.js';
-import { approve, pkcePair, signedIn, tokenCall } from './browser.js';
+import { authorizationCode, PASSWORD, tokenCall } from './browser.js';
 import { useSimulator } from './helpers.js';
-
-const PASSWORD = 'correct-horse-battery';
-const CALLBACK = 'https://portal.example.com/auth/callback';
 
 /** Signs alice in, authorizes `scope`, and exchanges the code. */
 async function codeFlow(s: Simulator, scope: string, nonce?: string) {
-  const alice = s.store.findUserByUsername('alice') ?? s.givenUser({ username: 'alice', password: PASSWORD });
-  const client = s.givenApplication({
-    name: 'Portal',
-    redirectUri: CALLBACK,
-    scopes: ['api', 'read_user', 'openid', 'profile', 'email'],
-  });
-  const { verifier, challenge } = pkcePair();
-  const browser = await signedIn(s, 'alice', PASSWORD);
-  const { code } = await approve(browser, {
-    client_id: client.applicationId,
-    redirect_uri: CALLBACK,
-    response_type: 'code',
-    scope,
-    nonce,
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  });
-  const res = await tokenCall(s, {
-    grant_type: 'authorization_code',
-    code: code!,
-    redirect_uri: CALLBACK,
-    code_verifier: verifier,
-    client_id: client.applicationId,
-    client_secret: client.secret,
-  });
+  const { alice, client, exchange } = await authorizationCode(s, { scope, nonce });
+  const res = await exchange();
   expect(res.status).toBe(200);
   return { alice, client, tokens: res.body };
 }

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Browser, form, signedIn } from './browser.js';
+import { Browser, form, PASSWORD, signedIn } from './browser.js';
 import { useSimulator } from './helpers.js';
-
-const PASSWORD = 'correct-horse-battery';
 
 describe('web sign-in (app/controllers/sessions_controller.rb, Devise)', () => {
   const sim = useSimulator();
@@ -203,9 +201,11 @@ describe('set a password from the mail link (app/controllers/passwords_controlle
   function userWithResetToken(token = 'reset-token-123') {
     const s = sim();
     const user = s.givenUser({ username: 'newbie', email: 'newbie@example.com', confirmed: false });
-    user.passwordAutomaticallySet = true;
-    user.resetPasswordToken = token;
-    user.resetPasswordSentAt = s.clock.nowMs();
+    s.store.updateUser(user, {
+      passwordAutomaticallySet: true,
+      resetPasswordToken: token,
+      resetPasswordSentAt: s.clock.nowMs(),
+    });
     return { s, user, token };
   }
 
@@ -318,7 +318,7 @@ describe('e-mail confirmation (app/controllers/confirmations_controller.rb, Devi
   it('the confirmation link confirms the account and sends the browser to sign-in — confirmations#show', async () => {
     const s = sim();
     const u = s.givenUser({ username: 'newbie', confirmed: false });
-    u.confirmationToken = 'confirm-me';
+    s.store.updateUser(u, { confirmationToken: 'confirm-me' });
     const browser = new Browser(s);
     const before = s.clock.nowMs();
     const res = await browser.get('/users/confirmation?confirmation_token=confirm-me');
@@ -331,7 +331,7 @@ describe('e-mail confirmation (app/controllers/confirmations_controller.rb, Devi
   it("an unknown token, and a second use, are refused with Devise's errors — Devise confirm_by_token", async () => {
     const s = sim();
     const u = s.givenUser({ username: 'newbie', confirmed: false });
-    u.confirmationToken = 'confirm-me';
+    s.store.updateUser(u, { confirmationToken: 'confirm-me' });
     const unknown = await new Browser(s).get('/users/confirmation?confirmation_token=nope');
     expect(unknown.status).toBe(200);
     expect(unknown.text).toContain('Confirmation token is invalid');

@@ -215,6 +215,21 @@ describe('POST /users/:id/approve and /reject (Users::ApproveService, Users::Rej
     expect(s.mails({ kind: 'user_admin_approval' })).toHaveLength(1);
   });
 
+  it('approve turns the invitations sent to the user’s confirmed address into memberships — Users::ApproveService accept_pending_invitations!', async () => {
+    const s = sim();
+    const group = s.givenGroup({ path: 'research' });
+    await post(s, `/groups/${group.id}/invitations`, { email: 'alice@corp.example', access_level: 30 });
+    const alice = s.givenUser({
+      username: 'alice',
+      email: 'alice@corp.example',
+      state: 'blocked_pending_approval',
+    });
+    expect((await post(s, `/users/${alice.id}/approve`)).status).toBe(201);
+    const ref = { type: 'Namespace' as const, id: group.id };
+    expect(s.store.directMember(ref, alice.id)?.accessLevel).toBe(30);
+    expect(s.store.findInvitation(ref, 'alice@corp.example')).toBeUndefined();
+  });
+
   it('approve a user who is not pending → 409 (not 403)', async () => {
     const s = sim();
     const alice = s.givenUser({ username: 'alice', state: 'blocked' });

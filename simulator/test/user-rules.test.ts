@@ -5,10 +5,10 @@ import {
   NAMESPACE_FORMAT_MESSAGE,
   nameErrors,
   normalizeEmail,
+  OCI_PATH_MESSAGE,
   passwordLengthErrors,
   RESERVED_EXTENSION_MESSAGE,
   sanitizeName,
-  USERNAME_FORMAT_MESSAGE,
   usernameFormatErrors,
 } from '../src/model/user-rules.js';
 
@@ -18,15 +18,15 @@ describe('username rules (app/models/user.rb, app/models/namespace.rb, lib/gitla
   });
 
   it('rejects consecutive specials with the newest format message only — Gitlab::Regex.oci_repository_path_regex', () => {
-    expect(usernameFormatErrors('a..b')).toEqual([USERNAME_FORMAT_MESSAGE]);
+    expect(usernameFormatErrors('a..b')).toEqual([OCI_PATH_MESSAGE]);
   });
 
   it('rejects a leading special with both format messages — Gitlab::PathRegex.namespace_format_regex', () => {
-    expect(usernameFormatErrors('-alice')).toEqual([NAMESPACE_FORMAT_MESSAGE, USERNAME_FORMAT_MESSAGE]);
+    expect(usernameFormatErrors('-alice')).toEqual([NAMESPACE_FORMAT_MESSAGE, OCI_PATH_MESSAGE]);
   });
 
   it('rejects non-ASCII letters — oci_repository_path_regex', () => {
-    expect(usernameFormatErrors('jürgen')).toEqual([NAMESPACE_FORMAT_MESSAGE, USERNAME_FORMAT_MESSAGE]);
+    expect(usernameFormatErrors('jürgen')).toEqual([NAMESPACE_FORMAT_MESSAGE, OCI_PATH_MESSAGE]);
   });
 
   it('rejects reserved top-level names in any case — TOP_LEVEL_ROUTES, NamespacePathValidator', () => {

@@ -194,14 +194,14 @@ export function isPersonalNamespaceHolder(store: Store, project: Project, userId
 
 /**
  * `destroy_conditionally!`: an `If-Unmodified-Since` older than the record's last update is a 412
- * (`lib/api/helpers.rb#check_unmodified_since!`).
+ * (`lib/api/helpers.rb#check_unmodified_since!` compares the full-precision `updated_at` with the
+ * header's whole seconds).
  */
 export function checkUnmodifiedSince(ctx: RouteCtx, updatedAtMs: number): void {
   const header = ctx.req.headers['if-unmodified-since'];
   if (typeof header !== 'string') return;
   const since = Date.parse(header);
-  if (Number.isNaN(since)) return;
-  if (Math.floor(updatedAtMs / 1000) > Math.floor(since / 1000)) throw preconditionFailed();
+  if (!Number.isNaN(since) && updatedAtMs > since) throw preconditionFailed();
 }
 
 /** Rails' `Array#to_sentence`. */
@@ -209,6 +209,20 @@ export function toSentence(items: readonly string[]): string {
   if (items.length <= 1) return items[0] ?? '';
   if (items.length === 2) return `${items[0]} and ${items[1]}`;
   return `${items.slice(0, -1).join(', ')}, and ${items[items.length - 1]}`;
+}
+
+/**
+ * An approximation of `Gitlab::Database::SimilarityScore` for `order_by=similarity`: an exact
+ * (case-insensitive) match of any of the values ranks first, then a prefix, then a substring.
+ */
+export function similarityScore(query: string, values: readonly string[]): number {
+  const q = query.toLowerCase();
+  let best = 0;
+  for (const v of values) {
+    const s = v.toLowerCase();
+    best = Math.max(best, s === q ? 3 : s.startsWith(q) ? 2 : s.includes(q) ? 1 : 0);
+  }
+  return best;
 }
 
 /** `Gitlab::SQL::Pattern` matching: substring for 3+ characters, exact (case-insensitive) otherwise. */

@@ -111,7 +111,6 @@ export const applicationRoutes: ApiRoute[] = [
         redirectUris: p.redirect_uri.split(/\s+/).filter(Boolean),
         scopes,
         confidential: p.confidential ?? true,
-        secret: applicationSecretValue(),
       });
       return applicationWithSecret(app);
     },

@@ -1,24 +1,33 @@
 import { groupDetailEntity, groupEntity } from '../entities/group.js';
 import { basicProjectDetails, projectEntity } from '../entities/project.js';
 import type { ApiRoute, RouteCtx } from '../http/app.js';
-import { ApiError, apiError, forbidden } from '../http/errors.js';
+import { apiError, forbidden } from '../http/errors.js';
 import { optional, paginationParams, type Rule, requires } from '../http/grape.js';
-import { fieldOrder, paginateKeyset } from '../http/pagination.js';
+import { fieldOrder, keysetUnavailable, paginateKeyset } from '../http/pagination.js';
 import type { Store } from '../model/store.js';
-import { ACCESS, ACCESS_LEVELS, type Group, type Visibility } from '../model/types.js';
-import { canReadProject, findGroupOr404, fuzzyMatches, type Viewer, viewerOf } from './access.js';
+import { ACCESS, ACCESS_LEVELS, type Group, VISIBILITIES, type Visibility } from '../model/types.js';
+import {
+  NAMESPACE_FORMAT_MESSAGE,
+  OCI_PATH_MESSAGE,
+  OCI_PATH_REGEX,
+  TOP_LEVEL_ROUTES,
+  type ValidationErrors,
+} from '../model/user-rules.js';
+import {
+  canReadProject,
+  findGroupOr404,
+  fuzzyMatches,
+  similarityScore,
+  type Viewer,
+  viewerOf,
+} from './access.js';
 import {
   endsWithGitOrAtom,
   errorCollector,
   GROUP_NAME_MESSAGE,
   GROUP_NAME_REGEXP,
-  LEGACY_NAMESPACE_PATH_MESSAGE,
   LEGACY_NAMESPACE_PATH_REGEXP,
-  OCI_PATH_MESSAGE,
-  OCI_PATH_REGEXP,
   rubyInspect,
-  TOP_LEVEL_ROUTES,
-  type ValidationErrors,
   WILDCARD_ROUTES,
 } from './path-rules.js';
 import { filterProjects, projectFilterParams, sortProjects } from './projects.js';
@@ -28,7 +37,6 @@ import { filterProjects, projectFilterParams, sortProjects } from './projects.js
  * `app/services/groups/create_service.rb`, `app/models/namespace.rb`, `app/models/group.rb`).
  */
 
-export const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
 const visibilityRank = (v: Visibility) => VISIBILITIES.indexOf(v);
 
 /** `User#authorized_groups`: groups of direct memberships with their descendants, plus the groups of projects the user can access. */
@@ -98,17 +106,6 @@ const LIST_PARAMS: Rule[] = [
   optional('custom_attributes', 'Hash'),
 ];
 
-function similarity(group: Group, query: string): number {
-  const q = query.toLowerCase();
-  const best = Math.max(
-    ...[group.path, group.name].map((v) => {
-      const s = v.toLowerCase();
-      return s === q ? 3 : s.startsWith(q) ? 2 : s.includes(q) ? 1 : 0;
-    }),
-  );
-  return best;
-}
-
 /**
  * `find_groups` + `present_groups`: the finder, then search, exclusions, parent scoping, ordering
  * (name asc with an id tie-breaker by default) and offset or keyset pagination.
@@ -150,7 +147,7 @@ function listGroups(ctx: RouteCtx, scope: { parent?: Group; descendants?: boolea
   if (orderBy === 'similarity' && search !== undefined) {
     groups.sort(
       (a, b) =>
-        similarity(b, search) - similarity(a, search) ||
+        similarityScore(search, [b.path, b.name]) - similarityScore(search, [a.path, a.name]) ||
         (b.parentId ?? -1) - (a.parentId ?? -1) ||
         a.id - b.id,
     );
@@ -169,7 +166,7 @@ function listGroups(ctx: RouteCtx, scope: { parent?: Group; descendants?: boolea
   if (ctx.raw.pagination === 'keyset') {
     // `Group.supported_keyset_orderings`: name ascending only.
     if (orderBy !== 'name' || sort !== 'asc') {
-      throw new ApiError(405, { error: 'Keyset pagination is not yet available for this type of request' });
+      throw keysetUnavailable();
     }
     page = ctx.usePage(
       paginateKeyset(
@@ -210,9 +207,9 @@ function validateGroup(
     const reserved = parent ? WILDCARD_ROUTES : TOP_LEVEL_ROUTES;
     if (reserved.has(path.toLowerCase())) add('path', `${path} is a reserved name`);
     else if (!LEGACY_NAMESPACE_PATH_REGEXP.test(path) || endsWithGitOrAtom(path))
-      add('path', LEGACY_NAMESPACE_PATH_MESSAGE);
+      add('path', NAMESPACE_FORMAT_MESSAGE);
     if (path.length < 2) add('path', 'is too short (minimum is 2 characters)');
-    if (!OCI_PATH_REGEXP.test(path) || endsWithGitOrAtom(path)) add('path', OCI_PATH_MESSAGE);
+    if (!OCI_PATH_REGEX.test(path) || endsWithGitOrAtom(path)) add('path', OCI_PATH_MESSAGE);
     const fullPath = parent ? `${parent.fullPath}/${path}` : path;
     if (store.findNamespaceByPath(fullPath)) add('path', 'has already been taken');
   }
@@ -298,19 +295,7 @@ export const groupRoutes: ApiRoute[] = [
         visibility: input.visibility,
         requestAccessEnabled: (params.request_access_enabled as boolean | undefined) ?? true,
       });
-      const now = store.clock.nowMs();
-      store.upsertMember({
-        source: { type: 'Namespace', id: group.id },
-        userId: caller.id,
-        inviteEmail: null,
-        inviteToken: null,
-        accessLevel: ACCESS.owner,
-        expiresAt: null,
-        createdAt: now,
-        updatedAt: now,
-        createdById: null,
-        expiryNotifiedAt: null,
-      });
+      store.addUserMember({ type: 'Namespace', id: group.id }, caller.id, ACCESS.owner);
       return groupDetailEntity(store, group, { projects: [], sharedProjects: [] });
     },
   },

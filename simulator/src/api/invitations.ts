@@ -5,8 +5,9 @@ import { optional, paginationParams, type Rule, requires, validateParams } from 
 import { sendInviteAcceptedMail } from '../mail/member-mails.js';
 import type { Store } from '../model/store.js';
 import { ACCESS_LEVELS, type Member, type User } from '../model/types.js';
+import { EMAIL_REGEX } from '../model/user-rules.js';
 import { canAdminMembers, checkUnmodifiedSince, type MemberSource, sourceRefOf, viewerOf } from './access.js';
-import { addMany, canDestroyMember, dateParam, EMAIL_REGEXP, rubySplitComma } from './member-service.js';
+import { addMany, canDestroyMember, dateParam, rubySplitComma } from './member-service.js';
 import { findSource, type SourceType, updateMember } from './members.js';
 
 /**
@@ -58,7 +59,7 @@ function validateInvitationParams(raw: Record<string, unknown>): Record<string, 
   run([EMAIL_RULE]);
   if ('email' in out) out.email = commaSeparatedToArray(raw.email);
   const emails = out.email;
-  if (Array.isArray(emails) && !emails.every((e) => EMAIL_REGEXP.test(e))) {
+  if (Array.isArray(emails) && !emails.every((e) => EMAIL_REGEX.test(e))) {
     errors.push('email contains an invalid email address');
   }
   run(REST_RULES);

@@ -8,6 +8,7 @@ import {
 import { sha256Base64Url, urlSafeToken } from '../model/secrets.js';
 import type { Store } from '../model/store.js';
 import { ACCESS, ACCESS_LEVELS, type Group, type Member, type User } from '../model/types.js';
+import { EMAIL_REGEX, type ValidationErrors } from '../model/user-rules.js';
 import {
   canAdminMembers,
   canManageProjectOwners,
@@ -21,7 +22,7 @@ import {
   toSentence,
   type Viewer,
 } from './access.js';
-import { errorCollector, type ValidationErrors } from './path-rules.js';
+import { errorCollector } from './path-rules.js';
 
 /**
  * GitLab's membership rules shared by the Members and Invitations APIs:
@@ -29,9 +30,6 @@ import { errorCollector, type ValidationErrors } from './path-rules.js';
  * `app/services/members/{projects,groups}/creator_service.rb`, the validations of
  * `app/models/member.rb` and `app/policies/{project,group}_member_policy.rb`.
  */
-
-/** Devise's `email_regexp`, which both the API validator and `Member.valid_email?` use. */
-export const EMAIL_REGEXP = /^[^@\s]+@[^@\s]+$/;
 
 /** Ruby's `String#split(',')`: trailing empty fields are dropped (`",".split(',')` is `[]`). */
 export function rubySplitComma(value: string): string[] {
@@ -117,16 +115,19 @@ export function fullMessages(errors: ValidationErrors): string[] {
   return out;
 }
 
+/**
+ * The rules `update_*_member` and `destroy_*_member` share: a personal project's owner and the last
+ * Owner of a group hierarchy stay, and only project Owners (and admins) touch a project Owner.
+ */
+function memberProtected(store: Store, source: MemberSource, viewer: Viewer, member: Member): boolean {
+  if (source.kind === 'group') return isLastGroupOwner(store, source.group, member);
+  if (isPersonalNamespaceHolder(store, source.project, member.userId)) return true;
+  return member.accessLevel === ACCESS.owner && !canManageProjectOwners(store, source.project, viewer);
+}
+
 /** `update_project_member` / `update_group_member` on an existing member. */
 export function canUpdateMember(store: Store, source: MemberSource, viewer: Viewer, member: Member): boolean {
-  if (source.kind === 'project') {
-    if (isPersonalNamespaceHolder(store, source.project, member.userId)) return false;
-    if (member.accessLevel === ACCESS.owner && !canManageProjectOwners(store, source.project, viewer))
-      return false;
-  } else if (isLastGroupOwner(store, source.group, member)) {
-    return false;
-  }
-  return canAdminMembers(store, source, viewer);
+  return !memberProtected(store, source, viewer, member) && canAdminMembers(store, source, viewer);
 }
 
 /** `destroy_project_member` / `destroy_group_member`: managers, or members leaving on their own. */
@@ -136,13 +137,7 @@ export function canDestroyMember(
   viewer: Viewer,
   member: Member,
 ): boolean {
-  if (source.kind === 'project') {
-    if (isPersonalNamespaceHolder(store, source.project, member.userId)) return false;
-    if (member.accessLevel === ACCESS.owner && !canManageProjectOwners(store, source.project, viewer))
-      return false;
-  } else if (isLastGroupOwner(store, source.group, member)) {
-    return false;
-  }
+  if (memberProtected(store, source, viewer, member)) return false;
   const self = viewer.user !== undefined && member.userId === viewer.user.id;
   return self || canAdminMembers(store, source, viewer);
 }
@@ -219,22 +214,12 @@ export function commitMember(
 ): CommitResult {
   const ref = sourceRefOf(source);
   const user = 'user' in invitee ? invitee.user : undefined;
-  const existing = user
-    ? store.directMember(ref, user.id)
-    : store.findInvitation(ref, (invitee as { email: string }).email);
-  const now = store.clock.nowMs();
-  const draft: Member = existing ?? {
-    source: ref,
-    userId: user?.id ?? null,
-    inviteEmail: user ? null : (invitee as { email: string }).email,
-    inviteToken: null,
-    accessLevel,
-    expiresAt,
-    createdAt: now,
-    updatedAt: now,
-    createdById: caller.id,
-    expiryNotifiedAt: null,
-  };
+  const who = 'user' in invitee ? { userId: invitee.user.id } : { inviteEmail: invitee.email };
+  const existing =
+    who.userId !== undefined
+      ? store.directMember(ref, who.userId)
+      : store.findInvitation(ref, who.inviteEmail);
+  const draft = existing ?? store.newMember(ref, who, accessLevel, { expiresAt, createdById: caller.id });
   const result: CommitResult = {
     member: draft,
     user,
@@ -324,7 +309,7 @@ export function addMany(
   const emailTokens = emails.filter((e) => e !== '');
   if (input.mode === 'invitations') {
     for (const email of emailTokens) {
-      if (EMAIL_REGEXP.test(email)) continue;
+      if (EMAIL_REGEX.test(email)) continue;
       inviteErrors[email] = 'Invite email is invalid';
       emailTokens.splice(emailTokens.indexOf(email), 1);
     }
@@ -340,7 +325,7 @@ export function addMany(
   };
   for (const token of idTokens) {
     if (/^\d+$/.test(token)) addUser(store.users.get(Number(token)));
-    else if (input.mode === 'members' && EMAIL_REGEXP.test(token)) emailTokens.push(token);
+    else if (input.mode === 'members' && EMAIL_REGEX.test(token)) emailTokens.push(token);
   }
   for (const name of usernames) if (name !== '') addUser(store.findUserByUsername(name));
 

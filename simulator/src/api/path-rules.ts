@@ -1,10 +1,11 @@
 /**
  * Name and path rules for groups and projects (`lib/gitlab/regex.rb`, `lib/gitlab/path_regex.rb`,
  * `app/validators/namespace_path_validator.rb`, `app/validators/project_path_validator.rb`) and the
- * validation helpers their create endpoints share.
+ * validation helpers their create endpoints share. The rules a username shares with them (reserved
+ * top-level names, the OCI and namespace formats) live in `model/user-rules.ts`.
  */
 
-export type ValidationErrors = Record<string, string[]>;
+import type { ValidationErrors } from '../model/user-rules.js';
 
 export function errorCollector(): { errors: ValidationErrors; add(attr: string, msg: string): void } {
   const errors: ValidationErrors = {};
@@ -29,63 +30,15 @@ export const PROJECT_NAME_REGEXP =
 export const PROJECT_NAME_MESSAGE =
   "can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'.";
 
-/** `Gitlab::PathRegex.namespace_format_regex` */
+/** `Gitlab::PathRegex.namespace_format_regex` without its `.git`/`.atom` guard (see `endsWithGitOrAtom`). */
 export const LEGACY_NAMESPACE_PATH_REGEXP = /^(?:[a-zA-Z0-9_.][a-zA-Z0-9_\-.]*[a-zA-Z0-9_-]|[a-zA-Z0-9_])$/;
-export const LEGACY_NAMESPACE_PATH_MESSAGE =
-  "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-' or end in '.', '.git' or '.atom'.";
 
 /** `Gitlab::PathRegex.project_path_format_regex` */
 export const LEGACY_PROJECT_PATH_REGEXP = /^[a-zA-Z0-9_.][a-zA-Z0-9_\-.]*$/;
 export const LEGACY_PROJECT_PATH_MESSAGE =
   "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.git' or end in '.atom'";
 
-/** `Gitlab::Regex.oci_repository_path_regex`, checked on every new namespace or project path. */
-export const OCI_PATH_REGEXP = /^[a-zA-Z0-9]+(?:[._-][a-zA-Z0-9]+)*$/;
-export const OCI_PATH_MESSAGE =
-  "can only include non-accented letters, digits, '_', '-' and '.'. It must not start with '-', '_', or '.', nor end with '-', '_', '.', '.git', or '.atom'.";
-
 export const endsWithGitOrAtom = (path: string) => /\.(git|atom)$/i.test(path);
-
-/** `Gitlab::PathRegex::TOP_LEVEL_ROUTES` (a representative subset; the list varies by release). */
-export const TOP_LEVEL_ROUTES = new Set([
-  '-',
-  '.well-known',
-  '404.html',
-  '422.html',
-  '500.html',
-  '502.html',
-  '503.html',
-  'admin',
-  'api',
-  'apple-touch-icon.png',
-  'assets',
-  'dashboard',
-  'deploy.html',
-  'explore',
-  'favicon.ico',
-  'favicon.png',
-  'files',
-  'groups',
-  'health_check',
-  'help',
-  'import',
-  'jwt',
-  'login',
-  'oauth',
-  'profile',
-  'projects',
-  'public',
-  'robots.txt',
-  's',
-  'search',
-  'sitemap',
-  'sitemap.xml',
-  'snippets',
-  'unsubscribes',
-  'uploads',
-  'users',
-  'v2',
-]);
 
 /** `Gitlab::PathRegex::WILDCARD_ROUTES`, reserved below the top level (subgroups and projects). */
 export const WILDCARD_ROUTES = new Set([

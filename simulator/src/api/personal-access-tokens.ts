@@ -5,18 +5,24 @@ import type { Store } from '../model/store.js';
 import type { PersonalAccessToken } from '../model/types.js';
 import { tokenAssociations } from './token-associations.js';
 
-/** `lib/api/entities/personal_access_token.rb` */
+/**
+ * `lib/api/entities/personal_access_token.rb` (18.x: `expired` and `granular` after `active`; the
+ * simulator has no granular tokens).
+ */
 export function personalAccessTokenEntity(store: Store, pat: PersonalAccessToken): Record<string, unknown> {
+  const expired = store.patExpired(pat);
   return {
     id: pat.id,
     name: pat.name,
+    active: !pat.revoked && !expired,
     revoked: pat.revoked,
+    expired,
+    granular: false,
     created_at: isoTime(pat.createdAt),
     description: pat.description,
     scopes: pat.scopes,
     user_id: pat.userId,
     last_used_at: pat.lastUsedAt === null ? null : isoTime(pat.lastUsedAt),
-    active: !pat.revoked && !store.patExpired(pat),
     expires_at: pat.expiresAt,
   };
 }

@@ -2,14 +2,16 @@ import { basicProjectDetails, projectEntity, projectWithAccess } from '../entiti
 import type { ApiRoute, RouteCtx } from '../http/app.js';
 import { ApiError, badRequest, validationFailed } from '../http/errors.js';
 import { atLeastOneOf, optional, type ParamSpec, paginationParams, requires } from '../http/grape.js';
-import { fieldOrder, paginateKeyset } from '../http/pagination.js';
+import { fieldOrder, keysetUnavailable, paginateKeyset } from '../http/pagination.js';
 import type { Store } from '../model/store.js';
-import { ACCESS, ACCESS_LEVELS, type Project, type Visibility } from '../model/types.js';
+import { ACCESS, ACCESS_LEVELS, type Project, VISIBILITIES, type Visibility } from '../model/types.js';
+import { OCI_PATH_MESSAGE, OCI_PATH_REGEX } from '../model/user-rules.js';
 import {
   canAdminProject,
   canReadProject,
   findProjectOr404,
   fuzzyMatches,
+  similarityScore,
   type Viewer,
   viewerOf,
 } from './access.js';
@@ -18,8 +20,6 @@ import {
   errorCollector,
   LEGACY_PROJECT_PATH_MESSAGE,
   LEGACY_PROJECT_PATH_REGEXP,
-  OCI_PATH_MESSAGE,
-  OCI_PATH_REGEXP,
   PROJECT_NAME_MESSAGE,
   PROJECT_NAME_REGEXP,
   parameterize,
@@ -31,7 +31,6 @@ import {
  * `app/services/projects/create_service.rb`, `app/models/project.rb`).
  */
 
-const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
 const visibilityRank = (v: Visibility) => VISIBILITIES.indexOf(v);
 
 /** `params :filter_params` of `lib/api/projects.rb`, in declaration order. */
@@ -133,16 +132,6 @@ export function filterProjects(
   return out;
 }
 
-function similarityScore(p: Project, query: string): number {
-  const q = query.toLowerCase();
-  return Math.max(
-    ...[p.name, p.path].map((v) => {
-      const s = v.toLowerCase();
-      return s === q ? 3 : s.startsWith(q) ? 2 : s.includes(q) ? 1 : 0;
-    }),
-  );
-}
-
 /**
  * `order_options_with_tie_breaker`: `created_at` is ordered as `id`, every order gets an `id`
  * tie-breaker in the same direction; `similarity` only orders when searching.
@@ -156,7 +145,8 @@ export function sortProjects(
   const sign = sort === 'asc' ? 1 : -1;
   if (orderBy === 'similarity' && typeof search === 'string' && search !== '') {
     return [...projects].sort(
-      (a, b) => similarityScore(b, search) - similarityScore(a, search) || b.id - a.id,
+      (a, b) =>
+        similarityScore(search, [b.name, b.path]) - similarityScore(search, [a.name, a.path]) || b.id - a.id,
     );
   }
   const key = (p: Project): string | number => {
@@ -214,7 +204,7 @@ function listProjects(ctx: RouteCtx): unknown {
   let page: Project[];
   if (ctx.raw.pagination === 'keyset') {
     if (orderBy !== 'id') {
-      throw new ApiError(405, { error: 'Keyset pagination is not yet available for this type of request' });
+      throw keysetUnavailable();
     }
     page = ctx.usePage(
       paginateKeyset(
@@ -276,7 +266,7 @@ function createProject(ctx: RouteCtx): unknown {
     if (WILDCARD_ROUTES.has(path.toLowerCase())) add('path', `${path} is a reserved name`);
     else if (!LEGACY_PROJECT_PATH_REGEXP.test(path) || endsWithGitOrAtom(path))
       add('path', LEGACY_PROJECT_PATH_MESSAGE);
-    if (!OCI_PATH_REGEXP.test(path) || endsWithGitOrAtom(path)) add('path', OCI_PATH_MESSAGE);
+    if (!OCI_PATH_REGEX.test(path) || endsWithGitOrAtom(path)) add('path', OCI_PATH_MESSAGE);
     if (siblings.some((p) => p.path.toLowerCase() === path.toLowerCase()))
       add('path', 'has already been taken');
   }
@@ -296,18 +286,8 @@ function createProject(ctx: RouteCtx): unknown {
   });
   if (namespace.kind === 'user') {
     // A personal project's owner is its Owner member; nobody is mailed about it.
-    const now = store.clock.nowMs();
-    store.upsertMember({
-      source: { type: 'Project', id: project.id },
-      userId: namespace.ownerId,
-      inviteEmail: null,
-      inviteToken: null,
-      accessLevel: ACCESS.owner,
-      expiresAt: null,
-      createdAt: now,
-      updatedAt: now,
+    store.addUserMember({ type: 'Project', id: project.id }, namespace.ownerId, ACCESS.owner, {
       createdById: caller.id,
-      expiryNotifiedAt: null,
     });
   }
   return projectEntity(store, project, viewer, {

@@ -1,4 +1,4 @@
-import { accessLevels, namespaceBasic } from '../entities/project.js';
+import { accessLevels, namespaceBasic, projectIdentity } from '../entities/project.js';
 import type { RouteCtx } from '../http/app.js';
 import { optional, paginationParams, validateParams } from '../http/grape.js';
 import { paginateOffset } from '../http/pagination.js';
@@ -41,19 +41,12 @@ export function tokenAssociations(ctx: RouteCtx): unknown {
     })),
     projects: projectPage.map((p) => {
       const levels = accessLevels(store, p, user.id);
-      return {
-        id: p.id,
-        description: p.description,
-        name: p.name,
-        name_with_namespace: store.projectNameWithNamespace(p),
-        path: p.path,
-        path_with_namespace: store.projectFullPath(p),
-        created_at: new Date(p.createdAt).toISOString(),
-        access_levels: { project_access_level: levels.project, group_access_level: levels.group },
-        visibility: p.visibility,
-        web_url: projectWebUrl(store, p),
-        namespace: namespaceBasic(store, store.projectNamespace(p)),
-      };
+      const out = projectIdentity(store, p);
+      out.access_levels = { project_access_level: levels.project, group_access_level: levels.group };
+      out.visibility = p.visibility;
+      out.web_url = projectWebUrl(store, p);
+      out.namespace = namespaceBasic(store, store.projectNamespace(p));
+      return out;
     }),
   };
 }

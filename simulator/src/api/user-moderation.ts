@@ -12,6 +12,7 @@ import {
 import type { Store } from '../model/store.js';
 import type { User, UserState } from '../model/types.js';
 import { isBlocked, isInternal } from '../model/user-rules.js';
+import { acceptPendingInvitations } from './invitations.js';
 import { scheduleUserDeletion, USER_ID } from './users.js';
 
 /**
@@ -105,8 +106,9 @@ function unban(ctx: RouteCtx): unknown {
 }
 
 /**
- * The endpoint tests `result[:success]`, a key `Users::ApproveService` never sets, so even success is
- * rendered through `render_api_error!`: `{"message":"Success"}` with the service's 201.
+ * `Users::ApproveService`: the user becomes active and takes up the invitations sent to their
+ * confirmed addresses. The endpoint tests `result[:success]`, a key the service never sets, so even
+ * success is rendered through `render_api_error!`: `{"message":"Success"}` with the service's 201.
  */
 function approve(ctx: RouteCtx): unknown {
   const user = findUser(ctx);
@@ -114,6 +116,7 @@ function approve(ctx: RouteCtx): unknown {
   if (user.state !== 'blocked_pending_approval')
     throw apiError('The user you are trying to approve is not pending approval', 409);
   setState(ctx.store, user, 'active');
+  acceptPendingInvitations(ctx.store, user);
   sendAdminApproval(ctx.store, user);
   ctx.status = 201;
   return { message: 'Success' };

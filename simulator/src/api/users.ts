@@ -1,18 +1,12 @@
 import { userBasic, userDetailsWithAdmin, userEntity, userWithAdmin } from '../entities/user.js';
 import type { ApiRoute, RouteCtx } from '../http/app.js';
 import { requireAdmin } from '../http/auth.js';
-import {
-  ApiError,
-  conflict,
-  forbidden,
-  notFound,
-  preconditionFailed,
-  validationFailed,
-} from '../http/errors.js';
+import { ApiError, conflict, forbidden, notFound, validationFailed } from '../http/errors.js';
 import { allOrNoneOf, atLeastOneOf, optional, paginationParams, type Rule, requires } from '../http/grape.js';
 import {
   fieldOrder,
   type KeysetOrder,
+  keysetUnavailable,
   type PageRequest,
   paginateKeyset,
   paginateOffset,
@@ -37,6 +31,7 @@ import {
   type UserCandidate,
   validateUser,
 } from '../model/user-rules.js';
+import { checkUnmodifiedSince } from './access.js';
 
 /** `resource :users, requirements: { id: /[0-9]*\/ }`: anything else falls through to the catch-all 404. */
 export const USER_ID = /^\d+$/;
@@ -364,7 +359,7 @@ function listUsers(ctx: RouteCtx): unknown {
 
   const keyset = ctx.raw.pagination === 'keyset';
   if (keyset && !USER_KEYSET_ORDERINGS[orderBy]?.includes(sort)) {
-    throw new ApiError(405, { error: 'Keyset pagination is not yet available for this type of request' });
+    throw keysetUnavailable();
   }
 
   // `order_options_with_tie_breaker` orders `created_at` by id (ids grow with creation time).
@@ -733,14 +728,6 @@ function soleOwnedGroupIds(store: Store, user: User): number[] {
   return out;
 }
 
-/** `check_unmodified_since!` (`lib/api/helpers.rb`). */
-function checkUnmodifiedSince(ctx: RouteCtx, updatedAt: number): void {
-  const header = ctx.req.headers['if-unmodified-since'];
-  if (typeof header !== 'string') return;
-  const since = Date.parse(header);
-  if (!Number.isNaN(since) && updatedAt > since) throw preconditionFailed();
-}
-
 /**
  * `User#delete_async`: a hard delete blocks the user first; `DeleteUserWorker` removes the user later
  * (the simulator's periodic job, after `userDeletionDelayMs`).
@@ -751,8 +738,7 @@ export function scheduleUserDeletion(store: Store, user: User, hardDelete: boole
     ['active', 'deactivated', 'ldap_blocked', 'blocked_pending_approval'].includes(user.state)
   )
     store.updateUser(user, { state: 'blocked' });
-  // Bookkeeping for the worker, not a column of the user: `updated_at` stays as it is.
-  user.deletionScheduledAt ??= store.clock.nowMs();
+  store.scheduleDeletion(user);
 }
 
 function deleteUser(ctx: RouteCtx): unknown {

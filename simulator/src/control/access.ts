@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { SimContext } from '../context.js';
 import { requestParams } from '../http/app.js';
 import { tokenFromRequest } from '../http/auth.js';
+import { sameSecret } from '../model/secrets.js';
 import type { User } from '../model/types.js';
 import { sessionIdFromRequest } from '../web/session.js';
 
@@ -10,12 +10,6 @@ export type ControlAccess =
   | { allowed: true }
   | { allowed: false; status: 401 }
   | { allowed: false; status: 403; user?: User };
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /**
  * Who may drive the simulator: whoever holds its admin token (`PRIVATE-TOKEN`, `Authorization:

@@ -1,6 +1,7 @@
 import { isoTime } from '../clock.js';
 import type { Store } from '../model/store.js';
 import type { MailMessage } from '../model/types.js';
+import { escapeHtml } from '../web/html.js';
 
 /** The most mails one page shows; load tests can capture far more. */
 const MAIL_PAGE_LIMIT = 200;
@@ -11,15 +12,6 @@ const MAIL_PAGE_LIMIT = 200;
  */
 export const MAIL_PAGE_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
 
 const STYLE = `
 body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1f1e24}

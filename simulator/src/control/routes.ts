@@ -194,7 +194,32 @@ function faultAction(p: Problems, value: unknown): FaultAction | undefined {
 
 // ---------------------------------------------------------------- registration
 
-type Handler = (req: FastifyRequest, reply: FastifyReply) => Answer | undefined;
+type Handler = (
+  req: FastifyRequest,
+  reply: FastifyReply,
+  params: Record<string, string>,
+) => Answer | undefined;
+
+interface ControlRoute {
+  method: HTTPMethods;
+  /** Path segments below the prefix; `:name` matches any one segment. */
+  segments: string[];
+  run(req: FastifyRequest, reply: FastifyReply, params: Record<string, string>): Promise<unknown>;
+}
+
+/** The route's parameters when `path` (segments below the prefix) matches it. */
+function matchSegments(route: ControlRoute, path: readonly string[]): Record<string, string> | undefined {
+  if (route.segments.length !== path.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < path.length; i++) {
+    const want = route.segments[i]!;
+    if (want.startsWith(':')) {
+      if (path[i] === '') return undefined;
+      params[want.slice(1)] = path[i]!;
+    } else if (want !== path[i]) return undefined;
+  }
+  return params;
+}
 
 /**
  * The simulator's own test-control API under `/-/sim`: captured mail, fault injection, rate limits,
@@ -203,6 +228,9 @@ type Handler = (req: FastifyRequest, reply: FastifyReply) => Answer | undefined;
  */
 export function registerControlRoutes(app: FastifyInstance, sim: SimContext): void {
   const methodsByPath = new Map<string, HTTPMethods[]>();
+  // Dispatched by the one Fastify route at the end: registering each with Fastify would cost more
+  // than the rest of a simulator's start.
+  const routes: ControlRoute[] = [];
 
   const route = (
     method: HTTPMethods,
@@ -212,10 +240,10 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
   ) => {
     const url = CONTROL_PREFIX + path;
     if (!path.includes(':')) methodsByPath.set(url, [...(methodsByPath.get(url) ?? []), method]);
-    app.route({
+    routes.push({
       method,
-      url,
-      handler: async (req, reply) => {
+      segments: path.split('/').slice(1),
+      run: async (req, reply, params) => {
         reply.header('cache-control', 'no-store');
         const access: ControlAccess = opts.readableWithoutSignIn?.()
           ? { allowed: true }
@@ -241,7 +269,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
                 },
           );
         }
-        const answer = handler(req, reply);
+        const answer = handler(req, reply, params);
         if (answer === undefined) return reply;
         return sendJson(reply, answer.status, answer.body);
       },
@@ -307,8 +335,8 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
     sim.faults.clear();
     return noContent();
   });
-  route('DELETE', '/faults/:id', (req) => {
-    const id = (req.params as { id: string }).id;
+  route('DELETE', '/faults/:id', (_req, _reply, params) => {
+    const id = params.id!;
     if (!/^\d+$/.test(id) || !sim.faults.remove(Number(id))) {
       throw new ApiError(404, { error: `no fault or rate limit with id ${id}` });
     }
@@ -515,19 +543,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
     const source = group
       ? { type: 'Namespace' as const, id: group.id }
       : { type: 'Project' as const, id: project!.id };
-    const now = sim.clock.nowMs();
-    sim.store.upsertMember({
-      source,
-      userId: user!.id,
-      inviteEmail: null,
-      inviteToken: null,
-      accessLevel: accessLevel!,
-      expiresAt: expiresAt ?? null,
-      createdAt: now,
-      updatedAt: now,
-      createdById: null,
-      expiryNotifiedAt: null,
-    });
+    sim.store.addUserMember(source, user!.id, accessLevel!, { expiresAt });
     return created({
       source_type: source.type,
       source_id: source.id,
@@ -553,8 +569,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
   });
 
   // Anything else under /-/sim is a mistake in the caller's script: say so instead of a GitLab 404.
-  app.all(`${CONTROL_PREFIX}/*`, async (req, reply) => {
-    const path = req.url.split('?')[0]!;
+  const unknownControlEndpoint = (req: FastifyRequest, reply: FastifyReply, path: string) => {
     const allowed = methodsByPath.get(path.replace(/\/$/, ''));
     if (allowed) {
       const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
@@ -566,5 +581,25 @@ export function registerControlRoutes(app: FastifyInstance, sim: SimContext): vo
       );
     }
     return sendJson(reply, 404, { error: `unknown simulator control endpoint ${req.method} ${path}` });
+  };
+
+  app.route({
+    method: HTTP_METHODS as HTTPMethods[],
+    url: `${CONTROL_PREFIX}/*`,
+    handler: async (req, reply) => {
+      const path = req.url.split('?')[0]!;
+      const segments = path
+        .slice(CONTROL_PREFIX.length)
+        .replace(/(.)\/$/, '$1')
+        .split('/')
+        .slice(1);
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      for (const r of routes) {
+        if (r.method !== method) continue;
+        const params = matchSegments(r, segments);
+        if (params) return r.run(req, reply, params);
+      }
+      return unknownControlEndpoint(req, reply, path);
+    },
   });
 }

@@ -89,10 +89,10 @@ export function groupDetailEntity(
     sharedProjects: Record<string, unknown>[];
   },
 ): Record<string, unknown> {
-  return Object.assign(groupEntity(store, group, opts), {
-    shared_with_groups: [],
-    prevent_sharing_groups_outside_hierarchy: false,
-    projects: opts.projects,
-    shared_projects: opts.sharedProjects,
-  });
+  const out = groupEntity(store, group, opts);
+  out.shared_with_groups = [];
+  out.prevent_sharing_groups_outside_hierarchy = false;
+  out.projects = opts.projects;
+  out.shared_projects = opts.sharedProjects;
+  return out;
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Store } from '../model/store.js';
 import type { OAuthAccessToken, PersonalAccessToken, User } from '../model/types.js';
+import { revokePreviousRefreshToken } from '../oauth/doorkeeper.js';
 import { forbidden, insufficientScope, invalidToken, notFound, unauthorized } from './errors.js';
 
 export type Credential =
@@ -135,11 +136,7 @@ export function resolveCaller(
   if (denied) throw forbidden(denied);
 
   // doorkeeper "revoke on use": the first use of a refreshed token revokes the one it replaced.
-  if (credential.kind === 'oauth' && credential.token.previousRefreshToken) {
-    const previous = store.accessTokensByRefresh.get(credential.token.previousRefreshToken);
-    if (previous) store.revokeAccessToken(previous);
-    credential.token.previousRefreshToken = null;
-  }
+  if (credential.kind === 'oauth') revokePreviousRefreshToken(store, credential.token);
   if (credential.kind === 'personal_access_token') credential.pat.lastUsedAt = store.clock.nowMs();
   store.touchActivity(user);
 

@@ -86,6 +86,10 @@ export function paginateOffset<T>(
   return { items, headers };
 }
 
+/** A keyset request for an order the resource does not support (`Gitlab::Pagination::Keyset`). */
+export const keysetUnavailable = () =>
+  new ApiError(405, { error: 'Keyset pagination is not yet available for this type of request' });
+
 export interface KeysetOrder<T> {
   /** Field values that make up the cursor, e.g. `{ id: 7 }` or `{ name: 'x', id: 7 }`. */
   cursorOf(item: T): Record<string, string | number>;

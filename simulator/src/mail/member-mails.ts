@@ -1,21 +1,13 @@
 import { humanAccess, type MemberSource, sourceHumanName, sourceWebUrl } from '../api/access.js';
 import type { Store } from '../model/store.js';
 import type { MailMessage, Member, User } from '../model/types.js';
+import { escapeHtml } from '../web/html.js';
 
 /**
  * The membership mails GitLab sends (`app/mailers/emails/members.rb`, templates in
  * `app/views/notify/member_*`). Subjects are GitLab's; bodies carry the same facts (role, source,
  * link) in text and HTML, with every user-controlled value HTML-escaped.
  */
-
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
 
 const singular = (source: MemberSource) => (source.kind === 'project' ? 'project' : 'group');
 
@@ -42,14 +34,20 @@ function notifiable(user: User): boolean {
   return user.state === 'active';
 }
 
+/** The member's user, when they are to be told about their membership. */
+function notifiableMember(store: Store, member: Member): User | undefined {
+  const user = member.userId !== null ? store.users.get(member.userId) : undefined;
+  return user && notifiable(user) ? user : undefined;
+}
+
 /** `member_access_granted_email`: sent when a user becomes a member or their role changes. */
 export function sendAccessGrantedMail(
   store: Store,
   source: MemberSource,
   member: Member,
 ): MailMessage | null {
-  const user = member.userId !== null ? store.users.get(member.userId) : undefined;
-  if (!user || !notifiable(user)) return null;
+  const user = notifiableMember(store, member);
+  if (!user) return null;
   const name = sourceHumanName(store, source);
   return send(store, {
     to: user.email,
@@ -96,8 +94,8 @@ export function sendAboutToExpireMail(
   member: Member,
   daysToExpire: number,
 ): MailMessage | null {
-  const user = member.userId !== null ? store.users.get(member.userId) : undefined;
-  if (!user || !notifiable(user)) return null;
+  const user = notifiableMember(store, member);
+  if (!user) return null;
   const name = sourceHumanName(store, source);
   return send(store, {
     to: user.email,
@@ -139,8 +137,8 @@ export function sendExpirationUpdatedMail(
   source: MemberSource,
   member: Member,
 ): MailMessage | null {
-  const user = member.userId !== null ? store.users.get(member.userId) : undefined;
-  if (!user || !notifiable(user)) return null;
+  const user = notifiableMember(store, member);
+  if (!user) return null;
   const name = sourceHumanName(store, source);
   const changed = member.expiresAt !== null;
   return send(store, {

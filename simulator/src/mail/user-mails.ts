@@ -1,5 +1,6 @@
 import type { Store } from '../model/store.js';
 import type { MailMessage, User } from '../model/types.js';
+import { escapeHtml } from '../web/html.js';
 
 /**
  * The mails GitLab sends around a user's account, recorded instead of delivered. Texts follow
@@ -7,17 +8,9 @@ import type { MailMessage, User } from '../model/types.js';
  * `app/mailers/devise_mailer.rb` and `config/locales/devise.en.yml`. Every user-provided value is
  * HTML-escaped in the HTML part.
  */
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
 
-/** Devise `reset_password_within` as GitLab configures it. */
-const RESET_PASSWORD_VALID_DAYS = 2;
+/** Devise `reset_password_within` as GitLab configures it (`config/initializers/devise.rb`). */
+export const RESET_PASSWORD_WITHIN_DAYS = 2;
 
 export function resetPasswordLink(store: Store, token: string): string {
   return `${store.baseUrl}/users/password/edit?reset_password_token=${encodeURIComponent(token)}`;
@@ -82,8 +75,34 @@ export function sendNewUserMail(store: Store, user: User, resetToken: string): M
         { text: 'Your account has been created successfully.' },
         { text: `login.................. ${user.email}` },
         {
-          text: `This link is valid for ${RESET_PASSWORD_VALID_DAYS} days. After it expires, you can request a new one.`,
+          text: `This link is valid for ${RESET_PASSWORD_WITHIN_DAYS} days. After it expires, you can request a new one.`,
           link: { label: 'Click here to set your password', href: link },
+        },
+      ],
+    },
+    { resetLink: link },
+  );
+}
+
+/** Devise `reset_password_instructions` ("Forgot your password?"). */
+export function sendResetPasswordInstructions(store: Store, user: User, token: string): MailMessage {
+  const link = resetPasswordLink(store, token);
+  return record(
+    store,
+    user,
+    {
+      kind: 'reset_password',
+      to: user.email,
+      subject: 'Reset password instructions',
+      paragraphs: [
+        { text: `Hello, ${user.name}!` },
+        {
+          text: `Someone, hopefully you, has requested to reset the password for your GitLab account on ${store.baseUrl}.`,
+        },
+        { text: 'If you did not perform this request, you can safely ignore this email.' },
+        {
+          text: 'Otherwise, click the link below to complete the process.',
+          link: { label: 'Reset password', href: link },
         },
       ],
     },

@@ -43,6 +43,13 @@ export function verifyPassword(password: string, stored: string | null): boolean
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** Compares a presented secret with the real one in constant time. */
+export function sameSecret(given: string, actual: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(actual);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export function sha256Base64Url(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }

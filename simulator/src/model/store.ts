@@ -1,6 +1,13 @@
 import { DAY_MS, type SimClock } from '../clock.js';
 import type { SimSettings } from '../settings.js';
-import { hashPassword, hexToken, md5Hex, personalAccessTokenValue, urlSafeToken } from './secrets.js';
+import {
+  applicationSecretValue,
+  hashPassword,
+  hexToken,
+  md5Hex,
+  personalAccessTokenValue,
+  urlSafeToken,
+} from './secrets.js';
 import type {
   Group,
   MailMessage,
@@ -71,6 +78,11 @@ export class Store {
   private readonly bySecondaryEmail = new Map<string, User>();
   /** key -> value -> user ids */
   private readonly customAttributeIndex = new Map<string, Map<string, Set<number>>>();
+  /** Devise's `reset_password_token` and `confirmation_token`, looked up when a mail link is followed. */
+  private readonly byResetPasswordToken = new Map<string, User>();
+  private readonly byConfirmationToken = new Map<string, User>();
+  /** Users whose deletion `DELETE /users/:id` scheduled, for the deletion worker. */
+  private readonly pendingDeletions = new Set<User>();
 
   readonly namespaces = new Map<number, Namespace>();
   private readonly namespaceByPath = new Map<string, Namespace>();
@@ -220,6 +232,7 @@ export class Store {
     if (last && last.id > id) this.userList.sort((a, b) => a.id - b.id);
     this.byUsername.set(user.username.toLowerCase(), user);
     this.indexEmails(user);
+    this.indexTokens(user);
     this.namespaces.set(namespace.id, namespace);
     this.namespaceByPath.set(namespace.path.toLowerCase(), namespace);
     for (const [k, v] of Object.entries(input.customAttributes ?? {})) this.setCustomAttribute(user, k, v);
@@ -232,6 +245,16 @@ export class Store {
       this.bySecondaryEmail.set(e.email.toLowerCase(), user);
       if (e.confirmedAt !== null) this.byEmail.set(e.email.toLowerCase(), user);
     }
+  }
+
+  private indexTokens(user: User): void {
+    if (user.resetPasswordToken !== null) this.byResetPasswordToken.set(user.resetPasswordToken, user);
+    if (user.confirmationToken !== null) this.byConfirmationToken.set(user.confirmationToken, user);
+  }
+
+  private unindexTokens(user: User): void {
+    if (user.resetPasswordToken !== null) this.byResetPasswordToken.delete(user.resetPasswordToken);
+    if (user.confirmationToken !== null) this.byConfirmationToken.delete(user.confirmationToken);
   }
 
   private unindexEmails(user: User): void {
@@ -257,9 +280,12 @@ export class Store {
       }
     }
     const emailsChange = changes.email !== undefined || changes.secondaryEmails !== undefined;
+    const tokensChange = changes.resetPasswordToken !== undefined || changes.confirmationToken !== undefined;
     if (emailsChange) this.unindexEmails(user);
+    if (tokensChange) this.unindexTokens(user);
     Object.assign(user, changes);
     if (emailsChange) this.indexEmails(user);
+    if (tokensChange) this.indexTokens(user);
     user.updatedAt = this.clock.nowMs();
   }
 
@@ -268,6 +294,8 @@ export class Store {
     this.userListDirty = true;
     this.byUsername.delete(user.username.toLowerCase());
     this.unindexEmails(user);
+    this.unindexTokens(user);
+    this.pendingDeletions.delete(user);
     for (const key of user.customAttributes.keys()) this.deleteCustomAttribute(user, key);
     const ns = this.namespaces.get(user.namespaceId);
     if (ns) {
@@ -285,6 +313,28 @@ export class Store {
       this.accessTokensByRefresh.delete(t.refreshToken);
     }
     for (const [sid, s] of this.webSessions) if (s.userId === user.id) this.webSessions.delete(sid);
+  }
+
+  findUserByResetPasswordToken(token: string): User | undefined {
+    return this.byResetPasswordToken.get(token);
+  }
+
+  findUserByConfirmationToken(token: string): User | undefined {
+    return this.byConfirmationToken.get(token);
+  }
+
+  /**
+   * Marks the user for `DeleteUserWorker` (the first request's time counts); bookkeeping, not a
+   * column, so `updated_at` stays as it is.
+   */
+  scheduleDeletion(user: User): void {
+    user.deletionScheduledAt ??= this.clock.nowMs();
+    this.pendingDeletions.add(user);
+  }
+
+  /** Users whose deletion is scheduled, in the order it was. */
+  scheduledDeletions(): readonly User[] {
+    return [...this.pendingDeletions];
   }
 
   setCustomAttribute(user: User, key: string, value: string): void {
@@ -442,6 +492,38 @@ export class Store {
     return this.members.get(sourceKey(source))?.get(`e${email.toLowerCase()}`);
   }
 
+  /** A new membership (not saved yet): a user's, or a pending invitation of `inviteEmail`. */
+  newMember(
+    source: SourceRef,
+    who: { userId: number; inviteEmail?: undefined } | { userId?: undefined; inviteEmail: string },
+    accessLevel: number,
+    opts: { expiresAt?: string | null; createdById?: number | null } = {},
+  ): Member {
+    const now = this.clock.nowMs();
+    return {
+      source,
+      userId: who.userId ?? null,
+      inviteEmail: who.inviteEmail ?? null,
+      inviteToken: null,
+      accessLevel,
+      expiresAt: opts.expiresAt ?? null,
+      createdAt: now,
+      updatedAt: now,
+      createdById: opts.createdById ?? null,
+      expiryNotifiedAt: null,
+    };
+  }
+
+  /** Makes the user a direct member of the source (seeds, scenario helpers, creators of groups and projects). */
+  addUserMember(
+    source: SourceRef,
+    userId: number,
+    accessLevel: number,
+    opts: { expiresAt?: string | null; createdById?: number | null } = {},
+  ): Member {
+    return this.upsertMember(this.newMember(source, { userId }, accessLevel, opts));
+  }
+
   upsertMember(member: Member): Member {
     const key = sourceKey(member.source);
     const bySource = getOrCreate(this.members, key, () => new Map());
@@ -558,7 +640,7 @@ export class Store {
       id: ++this.seq.app,
       name: opts.name,
       uid: opts.uid ?? hexToken(32),
-      secret: opts.secret ?? `gloas-${hexToken(32)}`,
+      secret: opts.secret ?? applicationSecretValue(),
       redirectUris: opts.redirectUris,
       scopes: opts.scopes,
       confidential: opts.confidential ?? true,

@@ -78,6 +78,7 @@ export interface User {
 }
 
 export type Visibility = 'private' | 'internal' | 'public';
+export const VISIBILITIES: readonly Visibility[] = ['private', 'internal', 'public'];
 
 export interface Group {
   kind: 'group';

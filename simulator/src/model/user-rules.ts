@@ -11,10 +11,11 @@ import type { UserState, UserType } from './types.js';
 export type ValidationErrors = Record<string, string[]>;
 
 /**
- * Names reserved at the top level (`Gitlab::PathRegex::TOP_LEVEL_ROUTES`): a username is also the
- * user's namespace path, so it cannot shadow one of GitLab's own routes.
+ * Names reserved at the top level (`Gitlab::PathRegex::TOP_LEVEL_ROUTES`, a representative list: it
+ * changes between releases): a username is also the user's namespace path, and a top-level group's
+ * path is one too, so neither can shadow one of GitLab's own routes.
  */
-export const TOP_LEVEL_ROUTES: readonly string[] = [
+export const TOP_LEVEL_ROUTES: ReadonlySet<string> = new Set([
   '-',
   '.well-known',
   '404.html',
@@ -54,7 +55,7 @@ export const TOP_LEVEL_ROUTES: readonly string[] = [
   'uploads',
   'users',
   'v2',
-];
+]);
 
 /** Extensions of the MIME types Rails registers (`Mime::EXTENSION_LOOKUP`): `User#check_username_format`. */
 export const RESERVED_FILE_EXTENSIONS: readonly string[] = [
@@ -101,9 +102,12 @@ export const RESERVED_FILE_EXTENSIONS: readonly string[] = [
   'gz',
 ];
 
-/** `Gitlab::Regex.oci_repository_path_regex`: alphanumeric runs joined by single `.`, `_` or `-`. */
-export const USERNAME_FORMAT_REGEX = /^[a-zA-Z0-9]+(?:[._-][a-zA-Z0-9]+)*$/;
-export const USERNAME_FORMAT_MESSAGE =
+/**
+ * `Gitlab::Regex.oci_repository_path_regex`, checked on every new username, group or project path:
+ * alphanumeric runs joined by single `.`, `_` or `-`.
+ */
+export const OCI_PATH_REGEX = /^[a-zA-Z0-9]+(?:[._-][a-zA-Z0-9]+)*$/;
+export const OCI_PATH_MESSAGE =
   "can only include non-accented letters, digits, '_', '-' and '.'. It must not start with '-', '_', or '.', nor end with '-', '_', '.', '.git', or '.atom'.";
 
 /** `Gitlab::PathRegex.namespace_format_regex`, the older path check that still runs on namespaces. */
@@ -130,7 +134,7 @@ export const MAX_INT_VALUE = 2_147_483_647;
 export const THEME_IDS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 export const COLOR_SCHEME_IDS: readonly number[] = [1, 2, 3, 4, 5, 6];
 
-/** Devise's `email_regexp`. */
+/** Devise's `email_regexp`, which the API's e-mail validators and `Member.valid_email?` use too. */
 export const EMAIL_REGEX = /^[^@\s]+@[^@\s]+$/;
 
 /** `Security::WeakPasswords::FORBIDDEN_WORDS` and `MINIMUM_SUBSTRING_SIZE`. */
@@ -200,7 +204,7 @@ function push(errors: ValidationErrors, attr: string, message: string): void {
 export function usernameFormatErrors(username: string): string[] {
   const errors: ValidationErrors = {};
   if (username.trim() === '') push(errors, 'username', "can't be blank");
-  if (TOP_LEVEL_ROUTES.some((r) => r.toLowerCase() === username.toLowerCase()))
+  if (TOP_LEVEL_ROUTES.has(username.toLowerCase()))
     push(errors, 'username', `${username} is a reserved name`);
   if (RESERVED_FILE_EXTENSIONS.some((ext) => username.endsWith(`.${ext}`)))
     push(errors, 'username', RESERVED_EXTENSION_MESSAGE);
@@ -209,7 +213,7 @@ export function usernameFormatErrors(username: string): string[] {
   if (username.length > USERNAME_MAX_LENGTH)
     push(errors, 'username', `is too long (maximum is ${USERNAME_MAX_LENGTH} characters)`);
   if (!NAMESPACE_FORMAT_REGEX.test(username)) push(errors, 'username', NAMESPACE_FORMAT_MESSAGE);
-  if (!USERNAME_FORMAT_REGEX.test(username)) push(errors, 'username', USERNAME_FORMAT_MESSAGE);
+  if (!OCI_PATH_REGEX.test(username)) push(errors, 'username', OCI_PATH_MESSAGE);
   return errors.username ?? [];
 }
 

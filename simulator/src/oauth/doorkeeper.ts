@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sameSecret } from '../model/secrets.js';
 import type { Store } from '../model/store.js';
 import type { OAuthAccessToken, OAuthApplication } from '../model/types.js';
 
@@ -328,12 +328,6 @@ export function clientCredentials(
   return { uid, secret: str(params.client_secret) };
 }
 
-function secretMatches(given: string, actual: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(actual);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /**
  * `Application.by_uid_and_secret`: a public (non-confidential) application is accepted without a
  * secret; any secret that is given must match.
@@ -346,7 +340,7 @@ export function authenticateClient(
   const app = store.applicationsByUid.get(credentials.uid);
   if (!app) return undefined;
   if (blank(credentials.secret)) return app.confidential ? undefined : app;
-  return secretMatches(credentials.secret, app.secret) ? app : undefined;
+  return sameSecret(credentials.secret, app.secret) ? app : undefined;
 }
 
 // ------------------------------------------------------------------ access tokens

@@ -3,7 +3,6 @@ import type { JWK } from 'jose';
 
 /**
  * The RSA keys GitLab publishes at `/oauth/discovery/keys`: the OIDC signing key and the CI JWT key.
- * `rotate()` swaps in a new signing key while keeping the old one published, as a key rotation does.
  */
 export interface OidcKey {
   kid: string;
@@ -21,27 +20,23 @@ function makeKey(): OidcKey {
   return { kid, privateKey, publicJwk: { kty: 'RSA', kid, e: jwk.e, n: jwk.n, use: 'sig', alg: 'RS256' } };
 }
 
-// RSA key generation takes a noticeable fraction of a second; simulators in one process share the
-// initial keys (tests start many), and `rotate()` gives an instance a fresh one.
+// RSA key generation takes a noticeable fraction of a second, so keys are made on first use (a
+// simulator that never serves OIDC never pays for them) and shared by the simulators of a process
+// (tests start many).
 let sharedKeys: { signing: OidcKey; ci: OidcKey } | undefined;
 
 export class OidcKeys {
-  signing: OidcKey;
-  private readonly ciKey: OidcKey;
-  private retired: OidcKey[] = [];
-
-  constructor() {
+  private get keys(): { signing: OidcKey; ci: OidcKey } {
     sharedKeys ??= { signing: makeKey(), ci: makeKey() };
-    this.signing = sharedKeys.signing;
-    this.ciKey = sharedKeys.ci;
+    return sharedKeys;
+  }
+
+  /** The key ID tokens are signed with. */
+  get signing(): OidcKey {
+    return this.keys.signing;
   }
 
   jwks(): { keys: JWK[] } {
-    return { keys: [this.signing.publicJwk, ...this.retired.map((k) => k.publicJwk), this.ciKey.publicJwk] };
-  }
-
-  rotate(): void {
-    this.retired = [this.signing];
-    this.signing = makeKey();
+    return { keys: [this.keys.signing.publicJwk, this.keys.ci.publicJwk] };
   }
 }

@@ -1,7 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SimContext } from '../context.js';
-import { urlSafeToken } from '../model/secrets.js';
+import { sameSecret, urlSafeToken } from '../model/secrets.js';
 import type { Store } from '../model/store.js';
 import type { User } from '../model/types.js';
 import type { Flash } from './html.js';
@@ -158,9 +157,7 @@ export function signOutSession(
 export function csrfValid(session: BrowserSession | undefined, params: Record<string, unknown>): boolean {
   const sent = params.authenticity_token;
   if (!session || typeof sent !== 'string') return false;
-  const a = Buffer.from(sent);
-  const b = Buffer.from(session.data.csrfToken);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return sameSecret(sent, session.data.csrfToken);
 }
 
 export function setFlash(session: BrowserSession, flash: Flash): void {

@@ -1,9 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DAY_MS } from '../clock.js';
 import type { SimContext } from '../context.js';
 import { requestParams } from '../http/app.js';
-import { resetPasswordLink, sendPasswordChanged } from '../mail/user-mails.js';
+import {
+  RESET_PASSWORD_WITHIN_DAYS,
+  sendPasswordChanged,
+  sendResetPasswordInstructions,
+} from '../mail/user-mails.js';
 import { hashPassword, urlSafeToken, verifyPassword } from '../model/secrets.js';
 import type { User } from '../model/types.js';
+import { passwordLengthErrors } from '../model/user-rules.js';
 import {
   errorList,
   formFields,
@@ -46,11 +52,6 @@ const MESSAGES = {
     'If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes.',
   confirmed: 'Your email address has been successfully confirmed.',
 };
-
-/** Devise `reset_password_within` in GitLab's `config/initializers/devise.rb`. */
-const RESET_PASSWORD_WITHIN_MS = 2 * 86_400_000;
-/** `User::MAX_PASSWORD_LENGTH` (Devise `password_length` upper bound). */
-const MAX_PASSWORD_LENGTH = 128;
 
 function userParams(params: Record<string, unknown>): Record<string, unknown> {
   const user = params.user;
@@ -201,22 +202,13 @@ ${hiddenField('user[reset_password_token]', token)}
   });
 }
 
-/** Reset tokens are only looked up when a mail link is followed, which is rare: a scan is enough. */
-function userWithResetToken(sim: SimContext, token: string): User | undefined {
-  if (token === '') return undefined;
-  for (const user of sim.store.users.values()) if (user.resetPasswordToken === token) return user;
-  return undefined;
-}
-
+/** Devise validatable on a password reset: presence, confirmation, then length (blank skips it). */
 function passwordErrors(sim: SimContext, password: string, confirmation: string): string[] {
   const errors: string[] = [];
-  const min = sim.settings.minimumPasswordLength;
   if (password === '') errors.push("Password can't be blank");
   if (password !== confirmation) errors.push("Password confirmation doesn't match Password");
-  if (password !== '' && password.length < min)
-    errors.push(`Password is too short (minimum is ${min} characters)`);
-  if (password.length > MAX_PASSWORD_LENGTH) {
-    errors.push(`Password is too long (maximum is ${MAX_PASSWORD_LENGTH} characters)`);
+  if (password !== '') {
+    for (const m of passwordLengthErrors(password, sim.settings)) errors.push(`Password ${m}`);
   }
   return errors;
 }
@@ -247,10 +239,10 @@ async function updatePassword(sim: SimContext, req: FastifyRequest, reply: Fasti
   const token = text(input.reset_password_token);
   const password = text(input.password);
   const confirmation = text(input.password_confirmation);
-  const user = userWithResetToken(sim, token);
+  const user = token === '' ? undefined : sim.store.findUserByResetPasswordToken(token);
   let errors: string[];
   if (!user) errors = ['Reset password token is invalid'];
-  else if ((user.resetPasswordSentAt ?? 0) + RESET_PASSWORD_WITHIN_MS <= sim.clock.nowMs()) {
+  else if ((user.resetPasswordSentAt ?? 0) + RESET_PASSWORD_WITHIN_DAYS * DAY_MS <= sim.clock.nowMs()) {
     errors = ['Reset password token has expired, please request a new one'];
   } else errors = passwordErrors(sim, password, confirmation);
   if (!user || errors.length > 0) return sendHtml(reply, 200, editPasswordPage(session, token, errors));
@@ -282,33 +274,10 @@ async function createPasswordReset(sim: SimContext, req: FastifyRequest, reply: 
   if (user && user.userType === 'human') {
     const token = urlSafeToken(20);
     sim.store.updateUser(user, { resetPasswordToken: token, resetPasswordSentAt: sim.clock.nowMs() });
-    sendResetPasswordInstructions(sim, user, token);
+    sendResetPasswordInstructions(sim.store, user, token);
   }
   setFlash(session, { notice: MESSAGES.resetInstructions });
   return redirect(reply, sim.store.baseUrl, '/users/sign_in');
-}
-
-/** Devise `reset_password_instructions` (`app/views/devise/mailer/reset_password_instructions.html.haml`). */
-function sendResetPasswordInstructions(sim: SimContext, user: User, token: string): void {
-  const link = resetPasswordLink(sim.store, token);
-  const paragraphs = [
-    `Hello, ${user.name}!`,
-    `Someone, hopefully you, has requested to reset the password for your GitLab account on ${sim.store.baseUrl}.`,
-    'If you did not perform this request, you can safely ignore this email.',
-    'Otherwise, click the link below to complete the process.',
-  ];
-  sim.store.recordMail({
-    kind: 'reset_password',
-    to: user.email,
-    subject: 'Reset password instructions',
-    text: `${paragraphs.join('\n\n')}\n\nReset password: ${link}`,
-    html: html`<!DOCTYPE html><html><head><meta charset="utf-8"><title>Reset password instructions</title></head><body>${paragraphs.map(
-      (p) => html`<p>${p}</p>`,
-    )}<p><a href="${link}">Reset password</a></p></body></html>`.value,
-    resetLink: link,
-    confirmationLink: null,
-    userId: user.id,
-  });
 }
 
 // ------------------------------------------------------------------ confirmation
@@ -332,13 +301,7 @@ async function confirm(sim: SimContext, req: FastifyRequest, reply: FastifyReply
   const token = text(requestParams(req).confirmation_token);
   if (token === '')
     return sendHtml(reply, 200, confirmationErrorPage(session, ["Confirmation token can't be blank"]));
-  let user: User | undefined;
-  for (const u of sim.store.users.values()) {
-    if (u.confirmationToken === token) {
-      user = u;
-      break;
-    }
-  }
+  const user = sim.store.findUserByConfirmationToken(token);
   if (!user) return sendHtml(reply, 200, confirmationErrorPage(session, ['Confirmation token is invalid']));
   const pending = user.unconfirmedEmail;
   if (user.confirmedAt !== null && !pending) {
