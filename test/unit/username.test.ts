@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { numberedCandidate, slugify, usernameCandidates, usernameProblems } from '../../src/sponsorship/username.js';
+import {
+  numberedCandidate,
+  slugify,
+  usernameCandidates,
+  usernameProblems,
+} from '../../src/sponsorship/username.js';
 
 describe('usernameProblems (GitLab username rules)', () => {
-  it.each(['ab', 'jane.doe', 'jane_doe', 'jane-doe', 'J4ne', 'a.b-c_d', 'x'.repeat(255)])('accepts %s', (u) => {
-    expect(usernameProblems(u)).toEqual([]);
-  });
+  it.each(['ab', 'jane.doe', 'jane_doe', 'jane-doe', 'J4ne', 'a.b-c_d', 'x'.repeat(255)])(
+    'accepts %s',
+    (u) => {
+      expect(usernameProblems(u)).toEqual([]);
+    },
+  );
 
   it.each([
     ['a', 'Use at least 2 characters.'],
@@ -13,20 +21,33 @@ describe('usernameProblems (GitLab username rules)', () => {
     expect(usernameProblems(u)).toContain(msg);
   });
 
-  it.each(['-jane', 'jane-', '.jane', 'jane.', '_jane', 'ja..ne', 'ja._ne', 'jané', 'ja ne', 'ja/ne', 'ja@ne', 'Ǆ'])(
-    'refuses the format of %s',
-    (u) => {
-      expect(usernameProblems(u).join(' ')).toMatch(/Use only letters/);
-    },
-  );
+  it.each([
+    '-jane',
+    'jane-',
+    '.jane',
+    'jane.',
+    '_jane',
+    'ja..ne',
+    'ja._ne',
+    'jané',
+    'ja ne',
+    'ja/ne',
+    'ja@ne',
+    'Ǆ',
+  ])('refuses the format of %s', (u) => {
+    expect(usernameProblems(u).join(' ')).toMatch(/Use only letters/);
+  });
 
   it.each(['admin', 'API', 'help', 'users', 'oauth'])('refuses the reserved name %s', (u) => {
     expect(usernameProblems(u)).toContain(`"${u}" is reserved by GitLab.`);
   });
 
-  it.each(['jane.git', 'jane.atom', 'jane.json', 'jane.HTML', 'logo.png'])('refuses the reserved ending of %s', (u) => {
-    expect(usernameProblems(u).join(' ')).toMatch(/cannot end with/);
-  });
+  it.each(['jane.git', 'jane.atom', 'jane.json', 'jane.HTML', 'logo.png'])(
+    'refuses the reserved ending of %s',
+    (u) => {
+      expect(usernameProblems(u).join(' ')).toMatch(/cannot end with/);
+    },
+  );
 });
 
 describe('username suggestions', () => {
