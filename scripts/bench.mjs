@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Benchmark scripts in this folder, run in this order. */
-const BENCHMARKS = ['bench-simulator.mjs'];
+const BENCHMARKS = ['bench-simulator.mjs', 'bench-portal.mjs'];
 
 function run(cmd, args) {
   const res = spawnSync(cmd, args, { stdio: 'inherit' });

@@ -62,6 +62,13 @@ export async function startServer(
   let services: Services;
   try {
     services = createServices(deps);
+    // The SQLite instance lock admits one server, so operations still leased were left by a process
+    // that stopped (a crash): they resume at once rather than when the lease runs out.
+    if (deps.database.dialect === 'sqlite') {
+      const released = await services.sponsorships.releaseLeasesOfGoneRunners();
+      if (released > 0)
+        opts.logger.warn({ operations: released }, 'resuming operations left by a stopped process');
+    }
     app = await buildApp(deps, services);
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

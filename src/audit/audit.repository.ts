@@ -27,10 +27,20 @@ export class AuditRepository {
 
   /**
    * Reads the chain head for an append. On PostgreSQL the row stays locked until `trx` ends, which
-   * serialises appends across connections and processes. SQLite needs no lock: Kysely runs its
-   * transactions one at a time on a single connection, and only one process may open the file.
+   * serialises appends across connections and processes. On SQLite one process runs its transactions
+   * one at a time on a single connection, but a maintenance command (`sessions revoke`) may write
+   * beside the server: a transaction that reads before it writes cannot wait for the other's write
+   * lock (SQLite answers SQLITE_BUSY at once), so the append first takes the lock with a write that
+   * changes nothing, and the busy timeout applies.
    */
   async lockHead(trx: Transaction<Database>): Promise<AuditChainHead> {
+    if (this.#dialect === 'sqlite') {
+      await trx
+        .updateTable('audit_chain_head')
+        .set((eb) => ({ last_seq: eb.ref('last_seq') }))
+        .where('id', '=', 0)
+        .execute();
+    }
     const query = trx.selectFrom('audit_chain_head').select(['last_seq', 'last_hash']).where('id', '=', 1);
     const row = await (this.#dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
     return { lastSeq: row.last_seq, lastHash: row.last_hash };

@@ -114,7 +114,8 @@ export function registerAuth(app: FastifyInstance, opts: AuthRoutesOptions): voi
   }
 
   app.addHook('preHandler', async (req) => {
-    if (!UNSAFE_METHODS.has(req.method)) return;
+    // No route, nothing to protect: the request ends as a 404 without writing to the audit log.
+    if (!UNSAFE_METHODS.has(req.method) || req.routeOptions.url === undefined) return;
     const path = req.url.split('?', 1)[0] ?? '';
     // Browsers send CSP reports without cookies or tokens; the route only logs them.
     if (path === `${base}/csp-report`) return;
@@ -130,6 +131,10 @@ export function registerAuth(app: FastifyInstance, opts: AuthRoutesOptions): voi
       requestId: meta.requestId,
       ip: meta.ip,
     });
+    // From the portal's own origin but signed out (e.g. the session timed out): sign in again (D1).
+    if (failure === 'no_session') {
+      throw new DomainError('unauthorized', 'Your session has ended. Sign in with GitLab to continue.');
+    }
     throw new DomainError(
       'forbidden',
       'This form has expired or was sent from another site. Go back, reload the page and try again.',

@@ -29,7 +29,7 @@ export const LOGIN_TTL_MS = 10 * 60_000;
 export const LOGIN_STATES_PER_IP = 20;
 /** Pending sign-ins kept in all; beyond this new sign-ins are refused until some finish or expire. */
 const LOGIN_STATES_MAX = 10_000;
-/** A session's `last_seen_at` is written at most this often. */
+/** A session's `last_seen_at` and `checked_at` are written at most this often. */
 const TOUCH_INTERVAL_MS = 60_000;
 /** Page views re-check the sponsor against GitLab at most this often. */
 const RECHECK_INTERVAL_MS = 5 * 60_000;
@@ -485,11 +485,16 @@ export class AuthService {
     if (current === 'ended') {
       return { ok: false, message: 'GitLab has ended your sign-in. Sign in with GitLab again to continue.' };
     }
-    const checkedAt = this.#iso();
-    await this.#sessions.markChecked(idHash, { checkedAt, username: user.username, name: user.name });
-    if (user.username !== row.username || user.name !== row.name) {
-      await this.#sessions.renameUser(user.id, user.username, user.name);
+    const renamed = user.username !== row.username || user.name !== row.name;
+    // `checked_at` only decides when page views check again. Like `last_seen_at` it is written at most
+    // once a minute, so a state-changing request costs no commit for it, and page views check at most
+    // a minute sooner than the last check would allow.
+    const lastRecorded = row.checked_at === null ? Number.NEGATIVE_INFINITY : Date.parse(row.checked_at);
+    if (renamed || this.#now().getTime() - lastRecorded >= TOUCH_INTERVAL_MS) {
+      const checkedAt = this.#iso();
+      await this.#sessions.markChecked(idHash, { checkedAt, username: user.username, name: user.name });
     }
+    if (renamed) await this.#sessions.renameUser(user.id, user.username, user.name);
     return {
       ok: true,
       gitlabUser: user,
@@ -541,18 +546,33 @@ export class AuthService {
   }
 
   /**
+   * Someone who has signed in to the portal, by GitLab user id or username (any case, with or
+   * without a leading `@`); a number-only reference is tried as an id first.
+   */
+  async findUser(ref: string): Promise<{ id: number; username: string } | undefined> {
+    const text = ref.trim().replace(/^@/, '');
+    if (/^\d{1,15}$/.test(text)) {
+      const byId = await this.#sessions.findUser(Number(text));
+      if (byId) return byId;
+    }
+    return text === '' ? undefined : this.#sessions.findUser(text);
+  }
+
+  /**
    * Ends every session of one GitLab user, or every session (`sessions revoke --user` / `--all`), and
-   * revokes their tokens at GitLab. Returns how many sessions ended.
+   * revokes their tokens at GitLab. `details` (e.g. who ran the command) goes into each audit event.
+   * Returns how many sessions ended.
    */
   async revokeSessions(
     target: { userId: number } | { all: true },
     actor: { id: number; username: string } | null = null,
+    details?: Record<string, unknown>,
   ): Promise<number> {
     const rows =
       'userId' in target
         ? await this.#sessions.deleteForUser(target.userId)
         : await this.#sessions.deleteAll();
-    await this.#forget(rows, 'revoked_by_admin', actor);
+    await this.#forget(rows, 'revoked_by_admin', actor, details);
     return rows.length;
   }
 
@@ -586,6 +606,7 @@ export class AuthService {
     rows: SessionRow[],
     reason: string,
     actor: { id: number; username: string } | null,
+    details?: Record<string, unknown>,
   ): Promise<void> {
     for (const row of rows) {
       await this.#revokeGrantOf(row);
@@ -595,6 +616,7 @@ export class AuthService {
         reason,
         actor: actor ?? { id: row.user_id, username: row.username },
         target: { type: 'user', id: row.user_id, name: row.username },
+        details: details ?? null,
       });
     }
   }

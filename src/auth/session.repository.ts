@@ -54,6 +54,20 @@ export class SessionRepository {
       .execute();
   }
 
+  /** A portal user by GitLab id, or by username in any case (GitLab usernames are case-insensitive). */
+  async findUser(ref: number | string): Promise<{ id: number; username: string } | undefined> {
+    const row = await this.#db
+      .selectFrom('portal_users')
+      .select(['gitlab_id', 'username'])
+      .where((eb) =>
+        typeof ref === 'number'
+          ? eb('gitlab_id', '=', ref)
+          : eb(eb.fn('lower', ['username']), '=', ref.toLowerCase()),
+      )
+      .executeTakeFirst();
+    return row && { id: row.gitlab_id, username: row.username };
+  }
+
   async insert(session: NewSession): Promise<void> {
     await this.#db.insertInto('sessions').values(session).execute();
   }

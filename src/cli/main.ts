@@ -1,6 +1,11 @@
-import { parseSettingOverrides, runSimulatorProcess } from '@gitlab-extern/simulator';
 import { Command, InvalidArgumentError } from 'commander';
 import { DOCTOR_HELP, runDoctorCommand } from '../doctor/doctor.js';
+import {
+  AUDIT_VERIFY_HELP,
+  runAuditVerify,
+  runSessionsRevoke,
+  SESSIONS_REVOKE_HELP,
+} from './admin-commands.js';
 import { runServe, runStart } from './portal-commands.js';
 
 function port(value: string): number {
@@ -45,6 +50,31 @@ export function buildProgram(): Command {
       process.exitCode = await runDoctorCommand(process.env, { json: opts.json, out: process.stdout });
     });
 
+  const io = { env: process.env, stdout: process.stdout, stderr: process.stderr };
+  program
+    .command('sessions')
+    .description('manage sign-in sessions')
+    .command('revoke')
+    .description("end one user's sessions, or everyone's, and revoke their GitLab sign-in grants")
+    .option('--user <id|username>', 'the GitLab user id or username whose sessions end')
+    .option('--all', 'end every session', false)
+    .option('--json', 'print the result as JSON: {ended, user} or {ended, all}', false)
+    .addHelpText('after', SESSIONS_REVOKE_HELP)
+    .action(async (opts: { user?: string; all: boolean; json: boolean }) => {
+      process.exitCode = await runSessionsRevoke(opts, io);
+    });
+
+  program
+    .command('audit')
+    .description('the audit log')
+    .command('verify')
+    .description('check that the audit log is complete and unaltered')
+    .option('--json', 'print the result as JSON: {ok, count[, firstBrokenSeq, reason]}', false)
+    .addHelpText('after', AUDIT_VERIFY_HELP)
+    .action(async (opts: { json: boolean }) => {
+      process.exitCode = await runAuditVerify(opts, io);
+    });
+
   program
     .command('sim')
     .description('run the GitLab simulator (REST API v4 + OAuth 2.0/OIDC provider) for demos and tests')
@@ -62,6 +92,8 @@ export function buildProgram(): Command {
       [],
     )
     .action(async (opts) => {
+      // Loaded here, not at the top: the other commands, `serve` above all, start faster without it.
+      const { parseSettingOverrides, runSimulatorProcess } = await import('@gitlab-extern/simulator');
       await runSimulatorProcess({
         port: opts.port,
         host: opts.host,

@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { startDemo } from '../demo/demo.js';
 import { exitCodeFor } from '../errors.js';
 import { createLogger } from '../logging/logger.js';
 import { startServer, stopOnSignals } from '../server.js';
@@ -43,6 +42,8 @@ export async function runServe(env: NodeJS.ProcessEnv = process.env): Promise<vo
 /** `npm start` / `gitlab-extern start`: serve when a GitLab is configured, demo mode otherwise. */
 export async function runStart(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (gitlabConfigured(env)) return runServe(env);
+  // Demo mode brings the simulator; loaded only when needed, so that `serve` starts faster.
+  const { startDemo } = await import('../demo/demo.js');
   const demo = await startDemo({ env });
   const logger = createLogger({ level: demo.config.logLevel });
   stopOnSignals({ stop: demo.stop }, logger);

@@ -1,8 +1,9 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { Kysely, PostgresAdapter, PostgresDialect, type SqliteDatabase, SqliteDialect } from 'kysely';
+import type pg from 'pg';
 import { type DatabaseTarget, parseDatabaseUrl } from './database-url.js';
 import type { Database } from './schema.js';
 
@@ -17,6 +18,12 @@ export interface DatabaseHandle {
 export interface OpenDatabaseOptions {
   /** Told about connections PostgreSQL drops while idle (e.g. a database restart); they are replaced. */
   onConnectionError?: (error: { message: string; code?: string }) => void;
+  /**
+   * SQLite: take the instance lock on `<database>.lock` (default true). The lock keeps a second server
+   * off the file; short maintenance commands (`sessions revoke`, `audit verify`) pass false to run
+   * beside the server, relying on SQLite's own locking and the busy timeout. Ignored for PostgreSQL.
+   */
+  instanceLock?: boolean;
 }
 
 /** Another process already has this SQLite database open. */
@@ -58,9 +65,32 @@ function acquireProcessLock(databasePath: string): BetterSqlite3.Database {
   }
 }
 
-function openSqlite(path: string): DatabaseHandle {
+/** Distinct SQL texts kept prepared; the portal's queries number far fewer. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query anew, which costs more than running most of them. The
+ * statements are kept by SQL text instead (least recently used dropped first). Reusing one is safe:
+ * the driver runs one query at a time on the single connection, a stream included.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql) {
+      let statement = statements.get(sql);
+      if (statement) statements.delete(sql);
+      else statement = sqlite.prepare(sql);
+      statements.set(sql, statement);
+      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
+      return statement;
+    },
+  };
+}
+
+function openSqlite(path: string, instanceLock: boolean): DatabaseHandle {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const lock = acquireProcessLock(path);
+  const lock = instanceLock ? acquireProcessLock(path) : undefined;
   let sqlite: BetterSqlite3.Database | undefined;
   try {
     const isNew = !existsSync(path);
@@ -74,10 +104,10 @@ function openSqlite(path: string): DatabaseHandle {
     sqlite.pragma('foreign_keys = ON');
   } catch (err) {
     sqlite?.close();
-    lock.close();
+    lock?.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -85,7 +115,7 @@ function openSqlite(path: string): DatabaseHandle {
       try {
         await db.destroy();
       } finally {
-        lock.close();
+        lock?.close();
       }
     },
   };
@@ -98,15 +128,16 @@ function parseInt8(text: string): number {
   return value;
 }
 
-const pgTypes: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8
-      ? parseInt8
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
-};
-
 function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle {
-  const pool = new pg.Pool({
+  // Loaded on first use: with SQLite the driver is never needed, and loading it slows every start.
+  const { Pool, types } = createRequire(import.meta.url)('pg') as typeof pg;
+  const pgTypes: pg.CustomTypesConfig = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === types.builtins.INT8
+        ? parseInt8
+        : types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  };
+  const pool = new Pool({
     connectionString: url,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
     statement_timeout: PG_STATEMENT_TIMEOUT_MS,
@@ -126,14 +157,16 @@ function openPostgres(url: string, options: OpenDatabaseOptions): DatabaseHandle
  * Opens the database named by a `DATABASE_URL` (or an already parsed target). SQLite: durable settings
  * (WAL, synchronous=FULL, foreign keys) and one process per file. PostgreSQL: a pool with connect and
  * statement timeouts. Run `migrateToLatest` before use.
- * @throws DatabaseLockedError when another process has the SQLite file open.
+ * @throws DatabaseLockedError when another process holds the SQLite instance lock (unless `instanceLock` is false).
  */
 export function openDatabase(
   target: DatabaseTarget | string,
   options: OpenDatabaseOptions = {},
 ): DatabaseHandle {
   const resolved = typeof target === 'string' ? parseDatabaseUrl(target, process.cwd()) : target;
-  return resolved.dialect === 'sqlite' ? openSqlite(resolved.path) : openPostgres(resolved.url, options);
+  return resolved.dialect === 'sqlite'
+    ? openSqlite(resolved.path, options.instanceLock ?? true)
+    : openPostgres(resolved.url, options);
 }
 
 /** Which dialect a Kysely instance speaks, for the few statements that differ. */

@@ -34,7 +34,7 @@ export interface GitLabErrorInit {
   gitlabMessage?: GitLabMessage;
   retryAfterSeconds?: number;
   attempts?: number;
-  /** Error code of a failed connection (`ECONNREFUSED`, `UND_ERR_SOCKET`…); never the error object itself. */
+  /** Error code of a failed connection (`ECONNREFUSED`, `ECONNRESET`…); never the error object itself. */
   networkCode?: string;
   /** Extra words for the message, e.g. why the outcome is unknown. */
   detail?: string;

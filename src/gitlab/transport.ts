@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
@@ -15,7 +17,7 @@ import {
   type RetryBudgetOptions,
   retryAfterMs,
 } from './resilience.js';
-import { recordGitLabCall } from './timing.js';
+import { startGitLabCall } from './timing.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -96,11 +98,25 @@ type AttemptResult =
       serverWaitMs?: number;
     };
 
+/** What is sent: GitLab's JSON API needs no more than a method, headers and a JSON body. */
+interface OutgoingRequest {
+  method: HttpMethod;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** GitLab's answer up to its headers; `body` is still to be read. */
+interface IncomingAnswer {
+  status: number;
+  headers: Headers;
+  body: IncomingMessage;
+}
+
 interface CallContext {
   method: HttpMethod;
   path: ApiPath;
   url: URL;
-  init: RequestInit;
+  init: OutgoingRequest;
   idempotent: boolean;
   deadline: number;
   attempt: number;
@@ -115,8 +131,13 @@ const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+/**
+ * Idle keep-alive connections are closed after this long, before GitLab's own idle limit (nginx: 75 s)
+ * closes them under a request.
+ */
+const IDLE_CONNECTION_MS = 4_000;
 
 const isTlsCode = (code: string) => /^(?:CERT_|ERR_TLS|ERR_SSL|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_)/.test(code);
 
@@ -138,6 +159,7 @@ export class GitLabTransport {
   readonly #maxResponseBytes: number;
   readonly #onCall: ((event: GitLabCallEvent) => void) | undefined;
   readonly #userAgent: string;
+  readonly #agent: HttpAgent;
 
   constructor(options: GitLabTransportOptions) {
     const base = new URL(options.url);
@@ -158,6 +180,8 @@ export class GitLabTransport {
     this.#maxResponseBytes = options.maxResponseBytes ?? 10 * 1024 * 1024;
     this.#onCall = options.onCall;
     this.#userAgent = options.userAgent ?? 'gitlab-extern';
+    const agentOptions = { keepAlive: true, timeout: IDLE_CONNECTION_MS };
+    this.#agent = base.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 
   get(path: ApiPath, request?: Omit<GitLabRequest, 'body'>): Promise<GitLabResponse> {
@@ -194,6 +218,7 @@ export class GitLabTransport {
     this.#budget.recordRequest();
     let malformedRetried = false;
     let last: GitLabErrorInit | undefined;
+    const timed = startGitLabCall();
     try {
       for (;;) {
         const permit = this.breaker.acquire();
@@ -245,7 +270,7 @@ export class GitLabTransport {
         }
       }
     } finally {
-      recordGitLabCall(ctx.attempt, performance.now() - started);
+      timed(ctx.attempt);
     }
   }
 
@@ -293,7 +318,7 @@ export class GitLabTransport {
     return `GitLabTransport ${inspect(this.toJSON())}`;
   }
 
-  private requestInit(method: HttpMethod, request: GitLabRequest): RequestInit {
+  private requestInit(method: HttpMethod, request: GitLabRequest): OutgoingRequest {
     const headers: Record<string, string> = {
       'private-token': this.#token,
       accept: 'application/json',
@@ -304,32 +329,62 @@ export class GitLabTransport {
     if (request.body !== undefined) {
       body = JSON.stringify(request.body);
       headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
     }
-    // Redirects are not followed: fetch would resend the custom PRIVATE-TOKEN header to any host.
-    return { method, headers, body, redirect: 'manual' };
+    return { method, headers, body };
+  }
+
+  /**
+   * Sends one request; resolves once the status and headers are in. Node's HTTP client rather than
+   * fetch: a GitLab call costs a fraction of the CPU and memory, and every create makes ten. Like
+   * fetch with `redirect: 'manual'`, it never follows a redirect, which would resend the
+   * PRIVATE-TOKEN header to whatever host a `Location` names.
+   */
+  private send(ctx: CallContext, signal: AbortSignal): Promise<IncomingAnswer> {
+    const { method, headers, body } = ctx.init;
+    const send = ctx.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(ctx.url, { method, headers, agent: this.#agent, signal }, (res) => {
+        const answer = new Headers();
+        const raw = res.rawHeaders;
+        for (let i = 0; i + 1 < raw.length; i += 2) answer.append(raw[i]!, raw[i + 1]!);
+        resolve({ status: res.statusCode ?? 0, headers: answer, body: res });
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
   }
 
   private async attempt(ctx: CallContext): Promise<AttemptResult> {
-    const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(ctx.deadline - performance.now())));
+    // A timer cleared as soon as the attempt ends, rather than AbortSignal.timeout, whose timer (and
+    // signal) would outlive every call by the whole deadline: under load, memory filled with them.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), Math.max(1, Math.ceil(ctx.deadline - performance.now())));
+    timer.unref();
+    const deadline = timeout.signal;
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
-    let res: Response;
     try {
-      res = await fetch(ctx.url, { ...ctx.init, signal });
-    } catch (err) {
-      return this.networkFailure(ctx, err, deadline, undefined);
+      let res: IncomingAnswer;
+      try {
+        res = await this.send(ctx, signal);
+      } catch (err) {
+        return this.networkFailure(ctx, err, deadline, undefined);
+      }
+      let text: string;
+      try {
+        text = await readBody(res, this.#maxResponseBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge)
+          return this.unreadableSuccess(ctx, res.status, 'response body too large');
+        return this.networkFailure(ctx, err, deadline, res.status);
+      }
+      return this.classify(ctx, res, text);
+    } finally {
+      clearTimeout(timer);
     }
-    let text: string;
-    try {
-      text = await readBody(res, this.#maxResponseBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge)
-        return this.unreadableSuccess(ctx, res.status, 'response body too large');
-      return this.networkFailure(ctx, err, deadline, res.status);
-    }
-    return this.classify(ctx, res, text);
   }
 
-  private classify(ctx: CallContext, res: Response, text: string): AttemptResult {
+  private classify(ctx: CallContext, res: Omit<IncomingAnswer, 'body'>, text: string): AttemptResult {
     const { method, path, attempt: attempts } = ctx;
     const status = res.status;
     const json = /\bjson\b/i.test(res.headers.get('content-type') ?? '');
@@ -520,32 +575,41 @@ function nextPageParams(headers: Headers, current: URLSearchParams): URLSearchPa
 
 class BodyTooLarge extends Error {}
 
-async function readBody(res: Response, maxBytes: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
+/** The whole body as text; an answer cut off before its end (reset, deadline) is an error. */
+async function readBody(res: IncomingAnswer, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
-  let text = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
+      res.body.destroy();
       throw new BodyTooLarge();
     }
-    text += decoder.decode(value, { stream: true });
+    chunks.push(chunk);
   }
-  return text + decoder.decode();
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
 }
 
 /** The `code` of a network error or of one of its causes, if it looks like a plain error code. */
 function networkCodeOf(err: unknown): string | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) {
+      return code === 'EPROTO' ? (tlsCodeOf(message) ?? code) : code;
+    }
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/**
+ * A TLS handshake that fails while the request is being written (e.g. https:// to a plain-HTTP port)
+ * surfaces as EPROTO; OpenSSL's reason in the message gives the code Node's TLS layer would have
+ * used, e.g. `ERR_SSL_WRONG_VERSION_NUMBER`.
+ */
+function tlsCodeOf(message: unknown): string | undefined {
+  const reason =
+    typeof message === 'string' ? /SSL routines:[^:]*:([a-z0-9 ]{1,60})/i.exec(message)?.[1] : undefined;
+  return reason === undefined ? undefined : `ERR_SSL_${reason.trim().toUpperCase().replaceAll(' ', '_')}`;
 }

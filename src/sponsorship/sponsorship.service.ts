@@ -26,9 +26,11 @@ import { numberedCandidate, usernameCandidates, usernameProblems } from './usern
  *               └──┘ adopt it, or send the POST once more when it is not there
  *   any step ──▶ failed;  after the user exists: block ──▶ failed     (compensation)
  *
- * Each step is written before and after its GitLab calls, under a lease, so a crash leaves a row
- * that `resumePending` continues from the recorded step. Only `create` is not safe to repeat: its
- * `attempts` counter says whether a POST may have been sent, and then the user is looked up first.
+ * Each step that changes GitLab is written before and after its calls, under a lease, so a crash
+ * leaves a row that `resumePending` continues from the recorded step. The steps that only read
+ * (`check`, `verify`) are implied by the record of the step after them, so a crash there repeats the
+ * reads; every commit waits for the disk. Only `create` is not safe to repeat: its `attempts` counter
+ * says whether a POST may have been sent, and then the user is looked up first.
  */
 
 const CREATE_OPERATION_KIND = 'sponsorship.create';
@@ -650,7 +652,7 @@ export class SponsorshipService {
    * before recorded it as next (or the operation was inserted or claimed at it) and renewed the lease.
    * Then, unless the step records something of its own (`create` counts its attempts) or less than
    * half the lease is left, the write would change nothing a restart reads, and it is skipped: each
-   * commit waits for the disk.
+   * commit waits for the disk. (After `#passStep` only `create` starts, and it always writes.)
    */
   async #startStep(run: Run, step: CreationStep, change: Omit<OperationChange, 'updatedAt'> = {}) {
     const { op } = run;
@@ -669,6 +671,16 @@ export class SponsorshipService {
     change: Omit<OperationChange, 'updatedAt'>,
   ) {
     await this.#write(run, { step: next, ...change });
+    await this.#notify(run.op.id, step, 'finished');
+  }
+
+  /**
+   * Ends a step that only reads from GitLab without writing it down: the next step's own record, made
+   * before it changes anything, follows at once and implies this one (`create` records its attempt,
+   * `complete` commits the whole outcome). A crash in between only repeats the reads.
+   */
+  async #passStep(run: Run, step: 'check' | 'verify', next: 'create' | 'complete') {
+    run.op = { ...run.op, step: next };
     await this.#notify(run.op.id, step, 'finished');
   }
 
@@ -784,7 +796,7 @@ export class SponsorshipService {
       });
     }
     if (byUsername) throw new StepFailure(await this.#usernameTaken(input));
-    await this.#finishStep(run, 'check', 'create', {});
+    await this.#passStep(run, 'check', 'create');
   }
 
   async #create(run: Run): Promise<void> {
@@ -1006,7 +1018,7 @@ export class SponsorshipService {
       );
     }
     run.result = { ...run.result, account: this.#account(user) };
-    await this.#finishStep(run, 'verify', 'complete', { result: JSON.stringify(run.result) });
+    await this.#passStep(run, 'verify', 'complete');
   }
 
   /** The sponsorship row, the finished operation and the audit outcome commit together. */
@@ -1014,7 +1026,8 @@ export class SponsorshipService {
     const account = run.result.account;
     if (!account) throw new Error('complete without an account');
     const { input, sponsor } = run.payload;
-    await this.#startStep(run, 'complete');
+    // The transaction below is the step's record, before and after at once: it touches no GitLab.
+    await this.#notify(run.op.id, 'complete', 'started');
     const now = this.#clock.now().toISOString();
     const sponsorshipId = randomUUID();
     const result: StoredResult = { ...run.result, sponsorshipId };

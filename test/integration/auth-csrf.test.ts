@@ -51,9 +51,16 @@ describeEachDialect('CSRF protection', (dialect) => {
     expect((await alice.post('/probe')).status).toBe(200);
   });
 
-  it('C1: without a session a state-changing request is refused', async () => {
+  it('C1: without a session a state-changing request is refused and asks for a sign-in (D1)', async () => {
     const stranger = portal.client();
-    await expectRejected(await stranger.form('/probe', {}, { csrf: 'x'.repeat(43) }), 'no_session');
+    const res = await stranger.form('/probe', {}, { csrf: 'x'.repeat(43) });
+    expect(res.status).toBe(401);
+    expect(res.body).toContain('Your session has ended. Sign in with GitLab to continue.');
+    expect(portal.sim.requests()).toHaveLength(0);
+    expect((await portal.audit('csrf.rejected'))[0]).toMatchObject({
+      outcome: 'denied',
+      reason: 'no_session',
+    });
   });
 
   it("C3: the request must come from the portal's own origin", async () => {

@@ -215,6 +215,8 @@ describeEachDialect('sessions', (dialect) => {
     const client = await portal.signIn('alice');
     await client.csrfToken();
     portal.sim.clearRequests();
+    // The refresh stays in flight until every request has reached the check, however fast the rest is.
+    portal.sim.delayNext({ method: 'POST', path: '/oauth/token' }, 500);
     const results = await Promise.all(Array.from({ length: 20 }, () => client.form('/probe')));
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
     const refreshes = portal.sim

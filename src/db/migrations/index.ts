@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../database.js';
 import * as initial from './0001_initial.js';
 import * as signInBinding from './0002_sign_in_binding.js';
+import * as recentOperationsIndex from './0003_recent_operations_index.js';
 
 export interface PortableMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -14,4 +15,5 @@ export interface PortableMigration {
 export const migrations: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_sign_in_binding': signInBinding,
+  '0003_recent_operations_index': recentOperationsIndex,
 };
