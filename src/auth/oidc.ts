@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import * as client from 'openid-client';
+import { isLoopbackHost } from '../net.js';
 
 /**
  * Sign-in with GitLab's OpenID Connect provider, over openid-client (Authorization Code + PKCE S256,
@@ -129,16 +129,6 @@ export interface OidcClientOptions {
   /** `PUBLIC_URL`. */
   publicUrl: string;
   timeoutMs: number;
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '::1' ||
-    (isIP(host) === 4 && host.startsWith('127.'))
-  );
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { decodeKey } from '../crypto/aead.js';
 import { type DatabaseTarget, DatabaseUrlError, parseDatabaseUrl } from '../db/database-url.js';
+import { isLoopbackHost } from '../net.js';
 
 interface VariableInfo {
   /** Never shown, never defaulted; may also come from `<NAME>_FILE`. */
@@ -153,16 +154,6 @@ function withoutTrailingSlash(url: URL): string {
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '::1' ||
-    (isIP(host) === 4 && host.startsWith('127.'))
-  );
-}
-
 function wholeNumber(min: number, max: number, what: string): Check<number> {
   return (value) => {
     const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
@@ -268,7 +259,7 @@ export function environmentSchema(context: CheckContext) {
     PUBLIC_URL: field('PUBLIC_URL', context, (value) => {
       const url = httpUrl(value);
       if (url instanceof Invalid) return url;
-      if (url.protocol !== 'https:' && !isLoopback(url.hostname)) {
+      if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) {
         return invalid('must use https:// (plain http:// is only allowed for localhost)');
       }
       return withoutTrailingSlash(url);

@@ -68,17 +68,6 @@ export function skipAll(ids: readonly CheckId[], reason: string): CheckResult[] 
   return ids.map((id) => skipped(id, reason));
 }
 
-/** True for `localhost`, `*.localhost`, 127.0.0.0/8 and ::1: traffic that never leaves the machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '::1' ||
-    /^127(?:\.\d{1,3}){3}$/.test(host)
-  );
-}
-
 /** The `code` of an error or of one of its causes (`ECONNREFUSED`, `DEPTH_ZERO_SELF_SIGNED_CERT`…). */
 export function errorCodeOf(err: unknown): string | undefined {
   let current: unknown = err;

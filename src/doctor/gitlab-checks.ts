@@ -4,17 +4,8 @@ import { GitLabClient } from '../gitlab/client.js';
 import { GitLabError } from '../gitlab/errors.js';
 import { GitLabTransport } from '../gitlab/transport.js';
 import type { GitLabTokenInfo, GitLabVersion } from '../gitlab/types.js';
-import {
-  type CheckId,
-  type CheckResult,
-  fail,
-  isLoopbackHost,
-  networkProblem,
-  ok,
-  skipAll,
-  skipped,
-  warn,
-} from './check.js';
+import { isLoopbackHost } from '../net.js';
+import { type CheckId, type CheckResult, fail, networkProblem, ok, skipAll, skipped, warn } from './check.js';
 
 /**
  * The oldest GitLab the portal supports. From 16.0 every personal access token has an expiry date, so
