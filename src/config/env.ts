@@ -19,7 +19,7 @@ export const variables = {
   },
   GITLAB_CLIENT_ID: {
     secret: false,
-    fix: 'Register the portal as an OAuth application in GitLab (Admin area > Applications) and copy its Application ID.',
+    fix: 'Register the portal as an OAuth application in GitLab (Admin area > Applications: redirect URI <PUBLIC_URL>/oauth/callback, confidential, scopes openid profile email) and copy its Application ID.',
   },
   GITLAB_CLIENT_SECRET: {
     secret: true,
