@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDialect } from '../support/databases.js';
 import { type Portal, type PortalClient, startPortal } from '../support/portal.js';
 
 /** H4: request size limits, over a real socket where the HTTP parser itself is under test. */
@@ -84,14 +85,14 @@ function get(address: AddressInfo, path: string, headers: Record<string, string>
   });
 }
 
-describe('H4: request size limits', () => {
+describeEachDialect('H4: request size limits', (dialect) => {
   let portal: Portal;
   let alice: PortalClient;
   let address: AddressInfo;
   let signedIn: Record<string, string>;
 
   beforeAll(async () => {
-    portal = await startPortal();
+    portal = await startPortal({ dialect });
     alice = await portal.signIn('alice');
     await portal.app.listen({ host: '127.0.0.1', port: 0 });
     address = portal.app.server.address() as AddressInfo;

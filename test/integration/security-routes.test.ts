@@ -1,8 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GitLabError } from '../../src/gitlab/errors.js';
+import { describeEachDialect } from '../support/databases.js';
 import { type Portal, type PortalClient, type PortalResponse, startPortal } from '../support/portal.js';
 
 /**
@@ -81,11 +82,11 @@ function publicProbe(route: Route): string {
 const HTML = { accept: 'text/html,application/xhtml+xml' };
 const JSON_ACCEPT = { accept: 'application/json' };
 
-describe('D1: deny by default over the route table', () => {
+describeEachDialect('D1: deny by default over the route table', (dialect) => {
   let portal: Portal;
 
   beforeAll(async () => {
-    portal = await startPortal();
+    portal = await startPortal({ dialect });
   });
 
   afterAll(async () => {
@@ -252,13 +253,13 @@ function failingRoutes(app: FastifyInstance): void {
   });
 }
 
-describe('G1–G4: headers and failures over the route table', () => {
+describeEachDialect('G1–G4: headers and failures over the route table', (dialect) => {
   let portal: Portal;
   let alice: PortalClient;
   const swept: { label: string; res: PortalResponse; callback?: boolean }[] = [];
 
   beforeAll(async () => {
-    portal = await startPortal({ routes: failingRoutes });
+    portal = await startPortal({ dialect, routes: failingRoutes });
     alice = await portal.signIn('alice');
     const visitor = portal.client();
     const foreign = { origin: FOREIGN_ORIGIN };

@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { describeEachDialect } from '../support/databases.js';
 import { type Portal, type PortalClient, scrapeForms, startPortal } from '../support/portal.js';
 
 const CREATE_USER = { method: 'POST', path: '/api/v4/users' };
@@ -26,12 +27,12 @@ function textOf(html: string, id: string): string | undefined {
   return match?.[1]?.replace(/<[^>]+>/g, '');
 }
 
-describe('sponsoring through the web pages', () => {
+describeEachDialect('sponsoring through the web pages', (dialect) => {
   let portal: Portal;
   let alice: PortalClient;
 
   beforeEach(async () => {
-    portal = await startPortal();
+    portal = await startPortal({ dialect });
     alice = await portal.signIn('alice');
   });
 
