@@ -1,6 +1,12 @@
 import type { Kysely, Transaction } from 'kysely';
 import { type Dialect, dialectOf } from '../db/database.js';
+import { type PreparedQuery, prepared } from '../db/prepared.js';
 import type { AuditEventRow, Database } from '../db/schema.js';
+
+interface HeadRow {
+  last_seq: number;
+  last_hash: string;
+}
 
 interface AuditChainHead {
   lastSeq: number;
@@ -16,13 +22,57 @@ interface AuditRowFilter {
   before?: number;
 }
 
+const AUDIT_COLUMNS = [
+  'seq',
+  'id',
+  'at',
+  'request_id',
+  'actor_id',
+  'actor_username',
+  'action',
+  'target_type',
+  'target_id',
+  'target_name',
+  'outcome',
+  'reason',
+  'details',
+  'ip',
+  'prev_hash',
+  'hash',
+] as const satisfies readonly (keyof AuditEventRow)[];
+
 export class AuditRepository {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
+  // Every audited change runs these; they are compiled once (see `prepared`).
+  readonly #takeWriteLock: PreparedQuery<Record<string, never>, unknown>;
+  readonly #readHead: PreparedQuery<Record<string, never>, HeadRow>;
+  readonly #insertEvent: PreparedQuery<AuditEventRow, unknown>;
+  readonly #moveHead: PreparedQuery<{ seq: number; hash: string }, unknown>;
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
     this.#dialect = dialectOf(db);
+    // No row has id 0: the statement changes nothing, but it is a write.
+    this.#takeWriteLock = prepared(() =>
+      db
+        .updateTable('audit_chain_head')
+        .set((eb) => ({ last_seq: eb.ref('last_seq') }))
+        .where('id', '=', 0),
+    );
+    const head = db.selectFrom('audit_chain_head').select(['last_seq', 'last_hash']).where('id', '=', 1);
+    this.#readHead = prepared(() => (this.#dialect === 'postgres' ? head.forUpdate() : head));
+    this.#insertEvent = prepared<AuditEventRow, unknown>((value) =>
+      db
+        .insertInto('audit_events')
+        .values(Object.fromEntries(AUDIT_COLUMNS.map((column) => [column, value(column)])) as AuditEventRow),
+    );
+    this.#moveHead = prepared<{ seq: number; hash: string }, unknown>((value) =>
+      db
+        .updateTable('audit_chain_head')
+        .set({ last_seq: value('seq'), last_hash: value('hash') })
+        .where('id', '=', 1),
+    );
   }
 
   /**
@@ -34,15 +84,9 @@ export class AuditRepository {
    * changes nothing, and the busy timeout applies.
    */
   async lockHead(trx: Transaction<Database>): Promise<AuditChainHead> {
-    if (this.#dialect === 'sqlite') {
-      await trx
-        .updateTable('audit_chain_head')
-        .set((eb) => ({ last_seq: eb.ref('last_seq') }))
-        .where('id', '=', 0)
-        .execute();
-    }
-    const query = trx.selectFrom('audit_chain_head').select(['last_seq', 'last_hash']).where('id', '=', 1);
-    const row = await (this.#dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirstOrThrow();
+    if (this.#dialect === 'sqlite') await this.#takeWriteLock(trx, {});
+    const [row] = (await this.#readHead(trx, {})).rows;
+    if (!row) throw new Error('the audit chain head is missing');
     return { lastSeq: row.last_seq, lastHash: row.last_hash };
   }
 
@@ -56,12 +100,8 @@ export class AuditRepository {
   }
 
   async append(trx: Transaction<Database>, row: AuditEventRow): Promise<void> {
-    await trx.insertInto('audit_events').values(row).execute();
-    await trx
-      .updateTable('audit_chain_head')
-      .set({ last_seq: row.seq, last_hash: row.hash })
-      .where('id', '=', 1)
-      .execute();
+    await this.#insertEvent(trx, row);
+    await this.#moveHead(trx, { seq: row.seq, hash: row.hash });
   }
 
   /** Events with `afterSeq < seq <= upToSeq`, oldest first. */

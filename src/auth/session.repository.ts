@@ -1,4 +1,5 @@
 import type { Insertable, Kysely } from 'kysely';
+import { type PreparedQuery, prepared } from '../db/prepared.js';
 import type { Database, SessionRow, SessionsTable } from '../db/schema.js';
 
 export type NewSession = Insertable<SessionsTable>;
@@ -14,9 +15,14 @@ export interface SessionTokenColumns {
 /** Sessions and the portal users they belong to. */
 export class SessionRepository {
   readonly #db: Kysely<Database>;
+  // Every signed-in request reads its session (see `prepared`).
+  readonly #find: PreparedQuery<{ idHash: string }, SessionRow>;
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
+    this.#find = prepared((value) =>
+      db.selectFrom('sessions').selectAll().where('id_hash', '=', value('idHash')),
+    );
   }
 
   /** Records a sign-in of the GitLab user `gitlabId`, creating the portal user on the first one. */
@@ -73,7 +79,7 @@ export class SessionRepository {
   }
 
   async find(idHash: string): Promise<SessionRow | undefined> {
-    return this.#db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+    return (await this.#find(this.#db, { idHash })).rows[0];
   }
 
   /** Deletes the session and returns it (undefined when it was already gone). */

@@ -52,6 +52,11 @@ export interface UpdateUserFields {
   organization?: string;
 }
 
+export interface UserListingOptions {
+  /** Include each user's custom attributes (`customAttributes`). */
+  withCustomAttributes?: boolean;
+}
+
 /** What the portal asks of GitLab with the admin token. */
 export interface GitLabAdminApi {
   version(): Promise<GitLabVersion>;
@@ -61,9 +66,9 @@ export interface GitLabAdminApi {
   currentUser(): Promise<GitLabUser>;
   /** Null when GitLab has no such user. */
   getUser(id: number): Promise<GitLabUser | null>;
-  findUserByUsername(username: string): Promise<GitLabUser | null>;
+  findUserByUsername(username: string, options?: UserListingOptions): Promise<GitLabUser | null>;
   /** Users whose primary email is `email` (case-insensitive). */
-  findUsersByEmail(email: string): Promise<GitLabUser[]>;
+  findUsersByEmail(email: string, options?: UserListingOptions): Promise<GitLabUser[]>;
   /** `POST /users`; never retried. A lost answer is a GitLabError of kind `ambiguous`. */
   createUser(input: CreateUserInput): Promise<GitLabUser>;
   updateUser(id: number, fields: UpdateUserFields): Promise<GitLabUser>;
@@ -135,15 +140,15 @@ export class GitLabClient implements GitLabAdminApi {
     }
   }
 
-  async findUserByUsername(username: string): Promise<GitLabUser | null> {
-    const users = await this.list(path`users`, { username }, schemas.user);
+  async findUserByUsername(username: string, options: UserListingOptions = {}): Promise<GitLabUser | null> {
+    const users = await this.list(path`users`, { username, ...listingQuery(options) }, schemas.user);
     return users.find((u) => u.username.toLowerCase() === username.toLowerCase()) ?? null;
   }
 
-  async findUsersByEmail(email: string): Promise<GitLabUser[]> {
+  async findUsersByEmail(email: string, options: UserListingOptions = {}): Promise<GitLabUser[]> {
     // As admin, `search` matches primary and secondary emails exactly, and names and usernames by
     // substring; only primary-email matches are wanted.
-    const users = await this.list(path`users`, { search: email }, schemas.user);
+    const users = await this.list(path`users`, { search: email, ...listingQuery(options) }, schemas.user);
     const wanted = email.toLowerCase();
     return users.filter((u) => u.email?.toLowerCase() === wanted);
   }
@@ -380,6 +385,10 @@ export function createGitLabClient(
     onCall,
   });
   return new GitLabClient(transport, clientOptions);
+}
+
+function listingQuery(options: UserListingOptions): Query {
+  return options.withCustomAttributes ? { with_custom_attributes: true } : {};
 }
 
 function userId(id: number): number {

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { type PreparedQuery, prepared, type ValueOf } from '../db/prepared.js';
 import type { Database, OperationRow, SponsorshipRow } from '../db/schema.js';
 
 export type DbTransaction = Transaction<Database>;
@@ -34,6 +35,7 @@ export type NewOperationRecord = Pick<
   | 'payload'
   | 'state'
   | 'step'
+  | 'attempts'
   | 'leaseOwner'
   | 'leaseUntil'
   | 'createdAt'
@@ -107,6 +109,42 @@ function toSponsorship(row: SponsorshipRow): SponsorshipRecord {
   };
 }
 
+const NEW_OPERATION_COLUMNS = [
+  'id',
+  'kind',
+  'sponsor_id',
+  'idempotency_key',
+  'request_hash',
+  'payload',
+  'state',
+  'step',
+  'attempts',
+  'lease_owner',
+  'lease_until',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof NewOperationColumns)[];
+
+const SPONSORSHIP_COLUMNS = [
+  'id',
+  'gitlab_user_id',
+  'username',
+  'email',
+  'name',
+  'organisation',
+  'reason',
+  'sponsor_id',
+  'sponsor_username',
+  'state',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof SponsorshipRow)[];
+
+/** `{ column: value(column) }` for each column, for building a prepared query. */
+function named<V>(value: ValueOf<V>, columns: readonly (keyof V & string)[]): V {
+  return Object.fromEntries(columns.map((column) => [column, value(column)])) as V;
+}
+
 function changeColumns(change: OperationChange) {
   const columns: Partial<Record<keyof OperationRow, unknown>> = { updated_at: change.updatedAt };
   if (change.state !== undefined) columns.state = change.state;
@@ -121,12 +159,35 @@ function changeColumns(change: OperationChange) {
   return columns as Partial<OperationRow>;
 }
 
+type NewOperationColumns = Omit<OperationRow, 'gitlab_user_id' | 'result' | 'error_code' | 'error_message'>;
+
 /** All SQL of the sponsorship feature: operations (the create state machine) and sponsorships. */
 export class SponsorshipRepository {
   readonly #db: Kysely<Database>;
+  // Every create runs these; they are compiled once (see `prepared`).
+  readonly #insertOperation: PreparedQuery<NewOperationColumns, unknown>;
+  readonly #insertSponsorship: PreparedQuery<SponsorshipRow, unknown>;
+  readonly #sponsorshipByEmail: PreparedQuery<{ email: string }, SponsorshipRow>;
+  /** By the columns an update sets. */
+  readonly #updates = new Map<string, PreparedQuery<Record<string, unknown>, unknown>>();
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
+    this.#insertOperation = prepared<NewOperationColumns, unknown>((value) =>
+      db
+        .insertInto('operations')
+        .values(named<NewOperationColumns>(value, NEW_OPERATION_COLUMNS))
+        .onConflict((oc) => oc.columns(['sponsor_id', 'idempotency_key']).doNothing()),
+    );
+    this.#insertSponsorship = prepared<SponsorshipRow, unknown>((value) =>
+      db
+        .insertInto('sponsorships')
+        .values(named<SponsorshipRow>(value, SPONSORSHIP_COLUMNS))
+        .onConflict((oc) => oc.doNothing()),
+    );
+    this.#sponsorshipByEmail = prepared((value) =>
+      db.selectFrom('sponsorships').selectAll().where('email', '=', value('email')),
+    );
   }
 
   transaction<T>(work: (trx: DbTransaction) => Promise<T>): Promise<T> {
@@ -138,25 +199,22 @@ export class SponsorshipRepository {
    * decides, so concurrent requests cannot both insert). True when this call inserted it.
    */
   async insertOperation(trx: DbTransaction, op: NewOperationRecord): Promise<boolean> {
-    const result = await trx
-      .insertInto('operations')
-      .values({
-        id: op.id,
-        kind: op.kind,
-        sponsor_id: op.sponsorId,
-        idempotency_key: op.idempotencyKey,
-        request_hash: op.requestHash,
-        payload: op.payload,
-        state: op.state,
-        step: op.step,
-        lease_owner: op.leaseOwner,
-        lease_until: op.leaseUntil,
-        created_at: op.createdAt,
-        updated_at: op.createdAt,
-      })
-      .onConflict((oc) => oc.columns(['sponsor_id', 'idempotency_key']).doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    const result = await this.#insertOperation(trx, {
+      id: op.id,
+      kind: op.kind,
+      sponsor_id: op.sponsorId,
+      idempotency_key: op.idempotencyKey,
+      request_hash: op.requestHash,
+      payload: op.payload,
+      state: op.state,
+      step: op.step,
+      attempts: op.attempts,
+      lease_owner: op.leaseOwner,
+      lease_until: op.leaseUntil,
+      created_at: op.createdAt,
+      updated_at: op.createdAt,
+    });
+    return Number(result.numAffectedRows ?? 0) === 1;
   }
 
   async operation(id: string): Promise<OperationRecord | undefined> {
@@ -217,13 +275,22 @@ export class SponsorshipRepository {
     change: OperationChange,
     trx?: DbTransaction,
   ): Promise<boolean> {
-    const result = await (trx ?? this.#db)
-      .updateTable('operations')
-      .set(changeColumns(change))
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const columns = changeColumns(change);
+    const signature = Object.keys(columns).join(',');
+    let update = this.#updates.get(signature);
+    if (!update) {
+      const set = Object.keys(columns) as (keyof OperationRow)[];
+      update = prepared<Record<string, unknown>, unknown>((value) =>
+        this.#db
+          .updateTable('operations')
+          .set(named<Partial<OperationRow>>(value as ValueOf<Partial<OperationRow>>, set))
+          .where('id', '=', value('where_id') as string)
+          .where('lease_owner', '=', value('where_owner') as string),
+      );
+      this.#updates.set(signature, update);
+    }
+    const result = await update(trx ?? this.#db, { ...columns, where_id: id, where_owner: owner });
+    return Number(result.numAffectedRows ?? 0) === 1;
   }
 
   /** Takes the lease of an unfinished operation whose lease is free or has expired. */
@@ -305,33 +372,25 @@ export class SponsorshipRepository {
 
   /** False when a sponsorship with this GitLab user or e-mail already exists (unique constraints). */
   async insertSponsorship(trx: DbTransaction, record: SponsorshipRecord): Promise<boolean> {
-    const result = await trx
-      .insertInto('sponsorships')
-      .values({
-        id: record.id,
-        gitlab_user_id: record.gitlabUserId,
-        username: record.username,
-        email: record.email,
-        name: record.name,
-        organisation: record.organisation,
-        reason: record.reason,
-        sponsor_id: record.sponsorId,
-        sponsor_username: record.sponsorUsername,
-        state: record.state,
-        created_at: record.createdAt,
-        updated_at: record.updatedAt,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    const result = await this.#insertSponsorship(trx, {
+      id: record.id,
+      gitlab_user_id: record.gitlabUserId,
+      username: record.username,
+      email: record.email,
+      name: record.name,
+      organisation: record.organisation,
+      reason: record.reason,
+      sponsor_id: record.sponsorId,
+      sponsor_username: record.sponsorUsername,
+      state: record.state,
+      created_at: record.createdAt,
+      updated_at: record.updatedAt,
+    });
+    return Number(result.numAffectedRows ?? 0) === 1;
   }
 
   async sponsorshipByEmail(email: string): Promise<SponsorshipRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('sponsorships')
-      .selectAll()
-      .where('email', '=', email.toLowerCase())
-      .executeTakeFirst();
+    const [row] = (await this.#sponsorshipByEmail(this.#db, { email: email.toLowerCase() })).rows;
     return row && toSponsorship(row);
   }
 

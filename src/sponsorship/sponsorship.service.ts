@@ -21,16 +21,17 @@ import { numberedCandidate, usernameCandidates, usernameProblems } from './usern
 /**
  * Creating an external user is a persisted state machine in `operations` (security.md K1–K4):
  *
- *   check ──▶ create ──▶ attributes ──▶ verify ──▶ complete          (state `running`)
- *               │  ▲ lost answer: state `unknown`, look the user up;
- *               └──┘ adopt it, or send the POST once more when it is not there
+ *   create ──▶ attributes ──▶ verify ──▶ complete                    (state `running`)
+ *     │  ▲ lost answer: state `unknown`, look the user up;
+ *     └──┘ adopt it, or send the POST once more when it is not there
  *   any step ──▶ failed;  after the user exists: block ──▶ failed     (compensation)
  *
- * Each step that changes GitLab is written before and after its calls, under a lease, so a crash
- * leaves a row that `resumePending` continues from the recorded step. The steps that only read
- * (`check`, `verify`) are implied by the record of the step after them, so a crash there repeats the
- * reads; every commit waits for the disk. Only `create` is not safe to repeat: its `attempts` counter
- * says whether a POST may have been sent, and then the user is looked up first.
+ * Three commits on the way to success, each waiting for the disk: the intent (the operation row at
+ * `create` with its first attempt counted, and the audit event) before any GitLab call; the new user's
+ * id once its attributes are set; the completion. Whatever happens in between is found again by the
+ * rule for `create`: `attempts > 0` means a POST may have been sent, so a runner that did not send it
+ * itself looks the user up before anything else and adopts it, or sends the POST once more. GitLab is
+ * only asked who holds a username or e-mail when it refuses the POST.
  */
 
 const CREATE_OPERATION_KIND = 'sponsorship.create';
@@ -236,10 +237,15 @@ interface StoredResult {
 
 /** One runner's view of the operation it holds the lease on. */
 interface Run {
+  /** The row as this runner knows it: what is stored, with `unwritten` applied. */
   op: OperationRecord;
   payload: Payload;
   result: StoredResult;
   resumed: boolean;
+  /** The intent counted a POST that this runner has not sent yet. */
+  unsent: boolean;
+  /** Progress made since the last commit, written with the next one. */
+  unwritten: Omit<OperationChange, 'updatedAt'>;
 }
 
 /** The operation cannot succeed; `compensate` blocks the user first when one was created. */
@@ -411,12 +417,13 @@ export class SponsorshipService {
       requestHash: requestHash(request),
       payload: JSON.stringify(payload),
       state: 'running',
-      step: 'check',
+      step: 'create',
       gitlabUserId: null,
       result: null,
       errorCode: null,
       errorMessage: null,
-      attempts: 0,
+      // Counted before it is sent: a crash from here on leaves a row that says "look first".
+      attempts: 1,
       leaseOwner: this.#owner,
       leaseUntil: this.#leaseEnd(now),
       createdAt: now.toISOString(),
@@ -425,7 +432,7 @@ export class SponsorshipService {
 
     const inserted = await this.#recordIntent(op, payload);
     if (!inserted) return this.#existing(sponsor, idempotencyKey, op.requestHash);
-    const run: Run = { op, payload, result: {}, resumed: false };
+    const run: Run = { op, payload, result: {}, resumed: false, unsent: true, unwritten: {} };
     try {
       await this.#notify(op.id, 'recorded', 'finished');
       await this.#drive(run);
@@ -524,6 +531,8 @@ export class SponsorshipService {
         payload: JSON.parse(op.payload) as Payload,
         result: op.result ? (JSON.parse(op.result) as StoredResult) : {},
         resumed: true,
+        unsent: false,
+        unwritten: {},
       };
       this.#logger.info(
         { operationId: op.id, step: op.step, state: op.state },
@@ -621,38 +630,54 @@ export class SponsorshipService {
     await this.#onStep?.({ operationId, step, phase });
   }
 
-  /** Writes progress under this runner's lease and extends it. */
+  /** Writes progress (with what is still unwritten) under this runner's lease and extends it. */
   async #write(run: Run, change: Omit<OperationChange, 'updatedAt'>, trx?: DbTransaction): Promise<void> {
     const now = this.#clock.now();
     const full: OperationChange = {
       leaseUntil: this.#leaseEnd(now),
+      ...run.unwritten,
       ...change,
       updatedAt: now.toISOString(),
     };
     if (!(await this.#repo.updateOperation(run.op.id, this.#owner, full, trx))) throw new LeaseLost();
-    run.op = {
-      ...run.op,
-      ...Object.fromEntries(Object.entries(full).filter(([, v]) => v !== undefined)),
-    } as OperationRecord;
+    run.unwritten = {};
+    this.#apply(run, full);
+  }
+
+  /**
+   * Progress that a crash may lose, because the step after it is found again without it: it is
+   * written with the next commit. (A new user's id before its attributes are set: after a crash the
+   * user is looked up and adopted, as after a lost answer.)
+   */
+  #remember(run: Run, change: Omit<OperationChange, 'updatedAt'>): void {
+    run.unwritten = { ...run.unwritten, ...change };
+    this.#apply(run, change);
+  }
+
+  #apply(run: Run, change: Omit<OperationChange, 'updatedAt'> & { updatedAt?: string }): void {
+    const op: Record<string, unknown> = { ...run.op };
+    for (const [key, value] of Object.entries(change)) if (value !== undefined) op[key] = value;
+    run.op = op as unknown as OperationRecord;
   }
 
   /** A transaction that writes the operation; on rollback the runner's copy goes back as well. */
   async #transaction<T>(run: Run, work: (trx: DbTransaction) => Promise<T>): Promise<T> {
-    const before = run.op;
+    const { op, unwritten } = run;
     try {
       return await this.#repo.transaction(work);
     } catch (err) {
-      run.op = before;
+      run.op = op;
+      run.unwritten = unwritten;
       throw err;
     }
   }
 
   /**
-   * Records that `step` begins, before its GitLab calls. Usually the row already names it: the step
-   * before recorded it as next (or the operation was inserted or claimed at it) and renewed the lease.
-   * Then, unless the step records something of its own (`create` counts its attempts) or less than
-   * half the lease is left, the write would change nothing a restart reads, and it is skipped: each
-   * commit waits for the disk. (After `#passStep` only `create` starts, and it always writes.)
+   * Records that `step` begins, before its GitLab calls. Usually the row already names it, or this
+   * runner holds it for the next commit: the step before recorded or remembered it as next (or the
+   * operation was inserted or claimed at it) and the lease was renewed. Then, unless the step records
+   * something of its own (another POST counts its attempt) or less than half the lease is left, the
+   * write would change nothing a restart needs, and it is skipped: each commit waits for the disk.
    */
   async #startStep(run: Run, step: CreationStep, change: Omit<OperationChange, 'updatedAt'> = {}) {
     const { op } = run;
@@ -675,11 +700,10 @@ export class SponsorshipService {
   }
 
   /**
-   * Ends a step that only reads from GitLab without writing it down: the next step's own record, made
-   * before it changes anything, follows at once and implies this one (`create` records its attempt,
-   * `complete` commits the whole outcome). A crash in between only repeats the reads.
+   * Ends the verification, which only reads from GitLab, without writing it down: `complete` commits
+   * the whole outcome at once, and a crash in between only repeats the read.
    */
-  async #passStep(run: Run, step: 'check' | 'verify', next: 'create' | 'complete') {
+  async #passStep(run: Run, step: 'verify', next: 'complete') {
     run.op = { ...run.op, step: next };
     await this.#notify(run.op.id, step, 'finished');
   }
@@ -690,9 +714,8 @@ export class SponsorshipService {
     while ((UNFINISHED as readonly string[]).includes(run.op.state)) {
       try {
         switch (run.op.step as CreationStep) {
+          // Rows written by earlier versions of the portal may wait at `check`, now the start of `create`.
           case 'check':
-            await this.#check(run);
-            break;
           case 'create':
             await this.#create(run);
             break;
@@ -726,9 +749,27 @@ export class SponsorshipService {
     }
   }
 
-  async #check(run: Run): Promise<void> {
+  async #create(run: Run): Promise<void> {
+    if (run.unsent) {
+      // The intent counted this POST: nothing more to record before sending it.
+      run.unsent = false;
+      await this.#checkRecords(run);
+      await this.#notify(run.op.id, 'create', 'started');
+      await this.#send(run);
+      return;
+    }
+    // A POST may have been sent before (its answer was lost, or the process stopped): look first.
+    if (run.op.attempts > 0) {
+      await this.#reconcile(run);
+      return;
+    }
+    await this.#checkRecords(run);
+    await this.#post(run);
+  }
+
+  /** The portal's own records: one sponsorship per e-mail address. */
+  async #checkRecords(run: Run): Promise<void> {
     const { input } = run.payload;
-    await this.#startStep(run, 'check');
     const recorded = await this.#repo.sponsorshipByEmail(input.email);
     if (recorded) {
       throw new StepFailure({
@@ -751,66 +792,18 @@ export class SponsorshipService {
             }),
       });
     }
-
-    let byUsername: GitLabUser | null;
-    let byEmail: GitLabUser[];
-    try {
-      [byUsername, byEmail] = await Promise.all([
-        this.#gitlab.findUserByUsername(input.username),
-        this.#gitlab.findUsersByEmail(input.email),
-      ]);
-    } catch (err) {
-      throw this.#failureBeforeCreate(err);
-    }
-    await this.#notify(run.op.id, 'check', 'answered');
-
-    const internal = byEmail.find((u) => u.external !== true);
-    if (internal) {
-      throw new StepFailure({
-        reason: 'email_internal_account',
-        code: 'conflict',
-        message:
-          'This e-mail address belongs to an existing internal GitLab account. Internal accounts are never ' +
-          'converted to external ones; if the person already works here, they can use their own account.',
-        nothingCreated: true,
-        fieldErrors: {
-          email: [
-            'This e-mail belongs to an existing internal GitLab account; internal accounts are never converted.',
-          ],
-        },
-      });
-    }
-    const external = byEmail[0];
-    if (external) {
-      const account = await this.#describeExisting(external);
-      const by = account.sponsor ? `, sponsored by @${account.sponsor.username}` : '';
-      throw new StepFailure({
-        reason: 'email_external_account',
-        code: 'conflict',
-        message: `This person already has an external GitLab account: @${account.username}${by}. No new account is needed.`,
-        nothingCreated: true,
-        fieldErrors: {
-          email: [`This e-mail already belongs to the external GitLab account @${account.username}.`],
-        },
-        existingAccount: account,
-      });
-    }
-    if (byUsername) throw new StepFailure(await this.#usernameTaken(input));
-    await this.#passStep(run, 'check', 'create');
+    await this.#notify(run.op.id, 'check', 'finished');
   }
 
-  async #create(run: Run): Promise<void> {
-    // A POST may have been sent before (its answer was lost, or the process stopped): look first.
-    if (run.op.attempts > 0) {
-      await this.#reconcile(run);
-      return;
-    }
-    await this.#post(run);
-  }
-
+  /** Counts one more POST, then sends it. */
   async #post(run: Run): Promise<void> {
-    const attempt = run.op.attempts + 1;
-    await this.#startStep(run, 'create', { attempts: attempt, state: 'running' });
+    await this.#startStep(run, 'create', { attempts: run.op.attempts + 1, state: 'running' });
+    await this.#send(run);
+  }
+
+  /** `POST /users`, already counted in `attempts`. */
+  async #send(run: Run): Promise<void> {
+    const attempt = run.op.attempts;
     let user: GitLabUser;
     try {
       user = await this.#gitlab.createUser(this.#newUser(run));
@@ -835,15 +828,23 @@ export class SponsorshipService {
     }
     await this.#notify(run.op.id, 'create', 'answered');
     run.result = { account: this.#account(user), adopted: false };
-    await this.#finishStep(run, 'create', 'attributes', {
-      gitlabUserId: user.id,
-      result: JSON.stringify(run.result),
-    });
+    this.#remember(run, { step: 'attributes', gitlabUserId: user.id, result: JSON.stringify(run.result) });
+    await this.#notify(run.op.id, 'create', 'finished');
   }
 
-  /** Maps GitLab's refusal of `POST /users` onto the form (409, 400 hash) or a clear failure. */
+  /**
+   * Maps GitLab's refusal of `POST /users` onto the form. A conflict (409, or a 400 about the username
+   * or e-mail) is explained by who holds them: an internal account's e-mail is refused (internal
+   * accounts are never converted), an external account is shown with its sponsor, a taken username
+   * gets free suggestions.
+   */
   async #createRefused(run: Run, err: GitLabError): Promise<StepFailure> {
     const { input } = run.payload;
+    const fields = err.kind === 'http' && err.status === 400 ? (err.fieldErrors() ?? {}) : {};
+    if (err.kind === 'http' && (err.status === 409 || 'username' in fields || 'email' in fields)) {
+      const held = await this.#heldBy(input);
+      if (held) return new StepFailure(held);
+    }
     if (err.kind === 'http' && err.status === 409) {
       if (err.gitlabMessage === 'Username has already been taken') {
         return new StepFailure(await this.#usernameTaken(input));
@@ -864,6 +865,56 @@ export class SponsorshipService {
       return new StepFailure(failure);
     }
     return this.#failureBeforeCreate(err);
+  }
+
+  /**
+   * Who in GitLab holds the e-mail or username, as the failure to show; null when nobody visible
+   * does, or GitLab does not answer (then its own refusal is shown).
+   */
+  async #heldBy(input: CreateSponsorshipInput): Promise<CreationFailure | null> {
+    let byUsername: GitLabUser | null;
+    let byEmail: GitLabUser[];
+    try {
+      [byUsername, byEmail] = await Promise.all([
+        this.#gitlab.findUserByUsername(input.username),
+        this.#gitlab.findUsersByEmail(input.email),
+      ]);
+    } catch (err) {
+      if (err instanceof GitLabError) return null;
+      throw err;
+    }
+    const internal = byEmail.find((u) => u.external !== true);
+    if (internal) {
+      return {
+        reason: 'email_internal_account',
+        code: 'conflict',
+        message:
+          'This e-mail address belongs to an existing internal GitLab account. Internal accounts are never ' +
+          'converted to external ones; if the person already works here, they can use their own account.',
+        nothingCreated: true,
+        fieldErrors: {
+          email: [
+            'This e-mail belongs to an existing internal GitLab account; internal accounts are never converted.',
+          ],
+        },
+      };
+    }
+    const external = byEmail[0];
+    if (external) {
+      const account = await this.#describeExisting(external);
+      const by = account.sponsor ? `, sponsored by @${account.sponsor.username}` : '';
+      return {
+        reason: 'email_external_account',
+        code: 'conflict',
+        message: `This person already has an external GitLab account: @${account.username}${by}. No new account is needed.`,
+        nothingCreated: true,
+        fieldErrors: {
+          email: [`This e-mail already belongs to the external GitLab account @${account.username}.`],
+        },
+        existingAccount: account,
+      };
+    }
+    return byUsername ? this.#usernameTaken(input) : null;
   }
 
   /** A GitLab failure while nothing has been created yet. */
@@ -888,9 +939,10 @@ export class SponsorshipService {
   }
 
   /**
-   * After a lost answer: adopt the user only if it is certainly the one this operation asked for
-   * (username, e-mail, external, created since the operation began); never touch anyone else's
-   * account; send the POST once more only when nobody holds the username or e-mail (K3).
+   * After a lost answer or a crash: adopt the user only if it is certainly the one this operation
+   * asked for (its `extern_operation_id`, or else username, e-mail, external, created since the
+   * operation began); never touch anyone else's account; send the POST once more only when nobody
+   * holds the username or e-mail (K3).
    */
   async #reconcile(run: Run): Promise<void> {
     const { input } = run.payload;
@@ -899,8 +951,8 @@ export class SponsorshipService {
     let byEmail: GitLabUser[];
     try {
       [byUsername, byEmail] = await Promise.all([
-        this.#gitlab.findUserByUsername(input.username),
-        this.#gitlab.findUsersByEmail(input.email),
+        this.#gitlab.findUserByUsername(input.username, { withCustomAttributes: true }),
+        this.#gitlab.findUsersByEmail(input.email, { withCustomAttributes: true }),
       ]);
     } catch (err) {
       if (err instanceof GitLabError) throw new Deferred(err);
@@ -914,11 +966,13 @@ export class SponsorshipService {
         'adopting the GitLab user created by an unconfirmed request',
       );
       run.result = { account: this.#account(ours), adopted: true };
-      await this.#finishStep(run, 'create', 'attributes', {
+      this.#remember(run, {
         state: 'running',
+        step: 'attributes',
         gitlabUserId: ours.id,
         result: JSON.stringify(run.result),
       });
+      await this.#notify(run.op.id, 'create', 'finished');
       return;
     }
     const holder = candidates[0];
@@ -955,6 +1009,9 @@ export class SponsorshipService {
   }
 
   #isOurs(run: Run, user: GitLabUser): boolean {
+    // The attributes are set right after the POST; the operation id among them settles it.
+    const marker = user.customAttributes?.extern_operation_id;
+    if (marker !== undefined) return marker === run.op.id;
     const { input } = run.payload;
     if (!sameText(user.username, input.username) || !sameText(user.email, input.email)) return false;
     if (user.external !== true || user.createdAt === null) return false;
@@ -963,6 +1020,7 @@ export class SponsorshipService {
     return created >= began - CLOCK_SKEW_MS && created <= this.#clock.now().getTime() + CLOCK_SKEW_MS;
   }
 
+  /** The sponsorship on the GitLab user; the calls are independent and repeatable, so they go together. */
   async #attributes(run: Run): Promise<void> {
     const userId = this.#userId(run);
     const { sponsor, input } = run.payload;
@@ -974,12 +1032,14 @@ export class SponsorshipService {
       extern_organisation: input.organisation,
       extern_operation_id: run.op.id,
     };
-    try {
-      for (const key of SPONSOR_ATTRIBUTES) await this.#gitlab.setCustomAttribute(userId, key, values[key]);
-    } catch (err) {
-      throw this.#failureAfterCreate(err);
-    }
+    // Every call ends before the step goes on, so nothing is still being set when it fails or blocks.
+    const settled = await Promise.allSettled(
+      SPONSOR_ATTRIBUTES.map((key) => this.#gitlab.setCustomAttribute(userId, key, values[key])),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw this.#failureAfterCreate(failed.reason);
     await this.#notify(run.op.id, 'attributes', 'answered');
+    // The first commit since the intent: the new user's id, with its attributes set.
     await this.#finishStep(run, 'attributes', 'verify', {});
   }
 

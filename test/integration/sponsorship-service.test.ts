@@ -240,7 +240,8 @@ describeEachDialect('sponsorship service', (dialect) => {
       nothingCreated: true,
       fieldErrors: { email: [expect.stringContaining('internal accounts are never converted')] },
     });
-    expect(s.requests(CREATE_USER)).toEqual([]);
+    // GitLab refused the only POST; nothing else was sent that changes anything.
+    expect(s.requests(CREATE_USER).map((r) => r.status)).toEqual([409]);
     expect(s.requests({ method: 'PUT' })).toEqual([]);
     expect(s.user(internal.id)).toMatchObject({ external: false, state: 'active' });
     expect((await auditRows()).map((a) => [a.outcome, a.reason])).toEqual([
@@ -281,7 +282,8 @@ describeEachDialect('sponsorship service', (dialect) => {
       username: 'max.old',
       sponsor: { username: 'carol' },
     });
-    expect(s.requests(CREATE_USER)).toEqual([]);
+    expect(s.requests(CREATE_USER).map((r) => r.status)).toEqual([409, 409]);
+    expect(s.requests({ method: 'PUT' })).toEqual([]);
   });
 
   it('a taken username is a field error with free suggestions checked against GitLab', async () => {
@@ -298,7 +300,7 @@ describeEachDialect('sponsorship service', (dialect) => {
     expect(suggestions).not.toContain('jane.doe');
     expect(suggestions).not.toContain('jdoe');
     for (const suggestion of suggestions) expect(s.user(suggestion)).toBeUndefined();
-    expect(s.requests(CREATE_USER)).toEqual([]);
+    expect(s.requests(CREATE_USER).map((r) => r.status)).toEqual([409]);
   });
 
   it.each([
@@ -373,8 +375,8 @@ describeEachDialect('sponsorship service', (dialect) => {
       new GitLabTransport({ url: `http://127.0.0.1:${await closedPort()}`, token: CANARY_TOKEN }),
     );
     const gitlab: SponsorshipServiceDeps['gitlab'] = {
-      findUserByUsername: (username) => live.findUserByUsername(username),
-      findUsersByEmail: (email) => live.findUsersByEmail(email),
+      findUserByUsername: (username, options) => live.findUserByUsername(username, options),
+      findUsersByEmail: (email, options) => live.findUsersByEmail(email, options),
       getUser: (id) => live.getUser(id),
       getCustomAttributes: (id) => live.getCustomAttributes(id),
       setCustomAttribute: (id, key, value) => live.setCustomAttribute(id, key, value),
@@ -398,10 +400,13 @@ describeEachDialect('sponsorship service', (dialect) => {
 
   it('GitLab gone after the POST was sent: outcome unknown, paused for a later lookup, nothing adopted', async () => {
     const s = sim();
+    // An open keep-alive connection: the POST goes out on it, and GitLab closes it without answering.
+    const gitlab = testClient(s);
+    await gitlab.findUserByUsername('alice');
     hook = async (step, phase) => {
       if (step === 'create' && phase === 'started') await s.close();
     };
-    const result = await service().create(sponsor, input, newKey(), 'req');
+    const result = await service({ gitlab }).create(sponsor, input, newKey(), 'req');
     expect(result).toMatchObject({ state: 'unknown', step: 'create', account: null, failure: null });
     const [op] = await operationRows();
     expect(op).toMatchObject({ state: 'unknown', attempts: 1, lease_owner: null, gitlab_user_id: null });
@@ -414,7 +419,8 @@ describeEachDialect('sponsorship service', (dialect) => {
     const result = await service().create(sponsor, input, newKey(), 'req');
     expect(result).toMatchObject({ state: 'completed', adopted: false });
     expect(s.requests(CREATE_USER)).toHaveLength(2);
-    expect(s.requests({ method: 'GET', path: '/api/v4/users' }).length).toBeGreaterThanOrEqual(4);
+    // No lookups before the first POST; after its lost answer, one by username and one by e-mail.
+    expect(s.requests({ method: 'GET', path: '/api/v4/users' })).toHaveLength(2);
     expect([...s.store.users.values()].filter((u) => u.username === 'jane.doe')).toHaveLength(1);
   });
 
@@ -500,8 +506,9 @@ describeEachDialect('sponsorship service', (dialect) => {
     ['check', 'finished', false],
     ['create', 'started', false],
     ['create', 'answered', true],
-    ['create', 'finished', false],
-    ['attributes', 'answered', false],
+    // The new user's id is committed with its attributes; before that it is found and adopted.
+    ['create', 'finished', true],
+    ['attributes', 'answered', true],
     ['attributes', 'finished', false],
     ['verify', 'finished', false],
   ] as const)(
@@ -530,6 +537,73 @@ describeEachDialect('sponsorship service', (dialect) => {
     },
   );
 
+  it('commits the first attempt with the intent, and the new user with its attributes', async () => {
+    const s = sim();
+    const seen: Record<string, unknown> = {};
+    const row = async () => {
+      const [op] = await operationRows();
+      return op && { step: op.step, attempts: op.attempts, gitlab_user_id: op.gitlab_user_id };
+    };
+    hook = async (step, phase) => {
+      if (phase !== 'finished' && phase !== 'started') return;
+      seen[`${step}/${phase}`] = await row();
+    };
+    const result = await service().create(sponsor, input, newKey(), 'req');
+    const id = s.user('jane.doe')!.id;
+    expect(result.state).toBe('completed');
+    expect(seen).toEqual({
+      'recorded/finished': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'check/finished': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'create/started': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'create/finished': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'attributes/started': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'attributes/finished': { step: 'verify', attempts: 1, gitlab_user_id: id },
+      'verify/started': { step: 'verify', attempts: 1, gitlab_user_id: id },
+      'verify/finished': { step: 'verify', attempts: 1, gitlab_user_id: id },
+      'complete/started': { step: 'verify', attempts: 1, gitlab_user_id: id },
+    });
+    // No GitLab lookup before the POST: GitLab itself refuses a taken username or e-mail.
+    expect(s.requests({ method: 'GET', path: '/api/v4/users' })).toEqual([]);
+  });
+
+  it('after a crash, the operation id on the account settles that it is ours, even with a changed e-mail', async () => {
+    const s = sim();
+    crashAt('attributes', 'answered');
+    const svc = service();
+    const interrupted = await svc.create(sponsor, input, newKey(), 'req');
+    const created = s.user('jane.doe')!;
+    s.store.updateUser(created, { email: 'jane@elsewhere.example' });
+    clock.advance(LEASE_MS + 1);
+    expect(await service().resumePending()).toMatchObject({ resumed: 1, completed: 1 });
+    expect(await svc.get(interrupted.operationId, sponsor.id)).toMatchObject({
+      state: 'completed',
+      adopted: true,
+      account: { gitlabUserId: created.id },
+    });
+    expect(s.requests(CREATE_USER)).toHaveLength(1);
+  });
+
+  it('after a crash, an account carrying another operation’s id is not adopted', async () => {
+    const s = sim();
+    crashAt('create', 'started');
+    const svc = service();
+    const interrupted = await svc.create(sponsor, input, newKey(), 'req');
+    // Someone else's operation created the same person meanwhile.
+    const other = s.givenUser({
+      username: 'jane.doe',
+      email: 'jane.doe@partner.example',
+      external: true,
+      custom_attributes: { extern_operation_id: randomUUID() },
+    });
+    clock.advance(LEASE_MS + 1);
+    expect(await service().resumePending()).toMatchObject({ resumed: 1, failed: 1 });
+    expect((await svc.get(interrupted.operationId, sponsor.id)).failure).toMatchObject({
+      reason: 'held_by_unrelated_account',
+    });
+    expect(s.requests(CREATE_USER)).toEqual([]);
+    expect(s.user(other.id)).toMatchObject({ state: 'active' });
+  });
+
   it('two runners resuming together never run the same operation', async () => {
     const s = sim();
     crashAt('check', 'finished');
@@ -545,7 +619,8 @@ describeEachDialect('sponsorship service', (dialect) => {
 
   it('a passing GitLab failure after the user exists pauses the operation until the retry time', async () => {
     const s = sim();
-    s.failNext(SET_ATTRIBUTE, { status: 503, body: { message: '503 Service Unavailable' } }, 3);
+    // Five attributes at once, each tried three times.
+    s.failNext(SET_ATTRIBUTE, { status: 503, body: { message: '503 Service Unavailable' } }, 15);
     const svc = service();
     const paused = await svc.create(sponsor, input, newKey(), 'req');
     expect(paused).toMatchObject({ state: 'running', step: 'attributes' });
