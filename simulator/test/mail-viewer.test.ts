@@ -74,7 +74,7 @@ describe('mail viewer (/-/sim/mail)', () => {
   it('sends a script-free Content-Security-Policy — security.md G (CSP)', async () => {
     const res = await get(sim(), '/-/sim/mail');
     expect(res.headers.get('content-security-policy')).toBe(
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+      "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     );
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
