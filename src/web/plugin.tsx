@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
@@ -60,30 +59,55 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
     return payload;
   });
 
-  await app.register(helmet, {
-    enableCSPNonces: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        'default-src': ["'self'"],
-        'script-src': ["'strict-dynamic'"],
-        'style-src': ["'self'"],
-        'img-src': ["'self'", 'data:'],
-        'font-src': ["'self'"],
-        'connect-src': ["'self'"],
-        'object-src': ["'none'"],
-        'base-uri': ["'none'"],
-        'frame-ancestors': ["'none'"],
-        'form-action': ["'self'"],
-        'report-uri': [`${base}/csp-report`],
-      },
-    },
-    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
-    referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
-    crossOriginOpenerPolicy: { policy: 'same-origin' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    crossOriginEmbedderPolicy: false,
-    xFrameOptions: { action: 'deny' },
+  // Security headers on every response. They are what helmet sets for this configuration (the same
+  // names and values), built once rather than by a new helmet middleware per request; only the CSP
+  // nonces change per response. Set on the raw response, as helmet does, so that a route's own value
+  // (e.g. `Referrer-Policy: no-referrer` on the sign-in callback) still wins.
+  const cspDirectives: [string, string][] = [
+    ['default-src', "'self'"],
+    ['script-src', "'strict-dynamic' 'nonce-{script}'"],
+    ['style-src', "'self' 'nonce-{style}'"],
+    ['img-src', "'self' data:"],
+    ['font-src', "'self'"],
+    ['connect-src', "'self'"],
+    ['object-src', "'none'"],
+    ['base-uri', "'none'"],
+    ['frame-ancestors', "'none'"],
+    ['form-action', "'self'"],
+    ['report-uri', `${base}/csp-report`],
+  ];
+  const [beforeScript, afterScript = '', ...unexpected] = cspDirectives
+    .map(([name, value]) => `${name} ${value}`)
+    .join(';')
+    .split('{script}');
+  const [betweenNonces, afterStyle, ...unexpectedStyle] = afterScript.split('{style}');
+  if (unexpected.length > 0 || unexpectedStyle.length > 0 || afterStyle === undefined) {
+    throw new Error('each CSP nonce must appear once');
+  }
+  const securityHeaders: [string, string][] = [
+    ['Cross-Origin-Opener-Policy', 'same-origin'],
+    ['Cross-Origin-Resource-Policy', 'same-origin'],
+    ['Origin-Agent-Cluster', '?1'],
+    ['Referrer-Policy', 'strict-origin-when-cross-origin'],
+    ['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'],
+    ['X-Content-Type-Options', 'nosniff'],
+    ['X-DNS-Prefetch-Control', 'off'],
+    ['X-Download-Options', 'noopen'],
+    ['X-Frame-Options', 'DENY'],
+    ['X-Permitted-Cross-Domain-Policies', 'none'],
+    ['X-XSS-Protection', '0'],
+  ];
+  app.decorateReply('cspNonce', null);
+  app.addHook('onRequest', (_req, reply, done) => {
+    const nonce = { script: randomHex(CSP_NONCE_BYTES), style: randomHex(CSP_NONCE_BYTES) };
+    reply.cspNonce = nonce;
+    const res = reply.raw;
+    res.setHeader(
+      'Content-Security-Policy',
+      `${beforeScript}${nonce.script}${betweenNonces}${nonce.style}${afterStyle}`,
+    );
+    for (const [name, value] of securityHeaders) res.setHeader(name, value);
+    done();
   });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
@@ -164,24 +188,41 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
 }
 
 const REQUEST_ID_BYTES = 9;
-/** Random bytes for this many ids are drawn at once: one draw per id cost more than the rest of a small request. */
-const REQUEST_IDS_PER_DRAW = 256;
+/** 128 bits, as helmet's nonces. */
+const CSP_NONCE_BYTES = 16;
+/** Random bytes are drawn this many at a time: one draw per value cost more than the rest of a small request. */
+const RANDOM_POOL_BYTES = 8192;
 let randomPool = Buffer.alloc(0);
 let poolOffset = 0;
 
-/** A short random id for each request (logged, shown on error pages, sent in problem bodies). */
-export function requestId(): string {
-  if (poolOffset >= randomPool.length) {
-    randomPool = randomBytes(REQUEST_ID_BYTES * REQUEST_IDS_PER_DRAW);
+/** `bytes` fresh random bytes from the pool, each used once. */
+function takeRandom(bytes: number): number {
+  if (poolOffset + bytes > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
     poolOffset = 0;
   }
-  const id = randomPool.toString('base64url', poolOffset, poolOffset + REQUEST_ID_BYTES);
-  poolOffset += REQUEST_ID_BYTES;
-  return id;
+  const at = poolOffset;
+  poolOffset += bytes;
+  return at;
+}
+
+function randomHex(bytes: number): string {
+  const at = takeRandom(bytes);
+  return randomPool.toString('hex', at, at + bytes);
+}
+
+/** A short random id for each request (logged, shown on error pages, sent in problem bodies). */
+export function requestId(): string {
+  const at = takeRandom(REQUEST_ID_BYTES);
+  return randomPool.toString('base64url', at, at + REQUEST_ID_BYTES);
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     startedAt: bigint;
+  }
+  interface FastifyReply {
+    /** This response's CSP nonces (hex), set in `onRequest`. */
+    cspNonce: { script: string; style: string } | null;
   }
 }
