@@ -26,12 +26,15 @@ import { numberedCandidate, usernameCandidates, usernameProblems } from './usern
  *     └──┘ adopt it, or send the POST once more when it is not there
  *   any step ──▶ failed;  after the user exists: block ──▶ failed     (compensation)
  *
- * Three commits on the way to success, each waiting for the disk: the intent (the operation row at
- * `create` with its first attempt counted, and the audit event) before any GitLab call; the new user's
- * id once its attributes are set; the completion. Whatever happens in between is found again by the
- * rule for `create`: `attempts > 0` means a POST may have been sent, so a runner that did not send it
- * itself looks the user up before anything else and adopts it, or sends the POST once more. GitLab is
- * only asked who holds a username or e-mail when it refuses the POST.
+ * Two commits on the way to success, each waiting for the disk: the intent (the operation row at
+ * `create` with its first attempt counted, and the audit event) before any GitLab call, and the
+ * completion (the new user's id, the sponsorship and the audit outcome). Whatever happens in between
+ * is found again by the rule for `create`: `attempts > 0` means a POST may have been sent, so a runner
+ * that did not send it itself looks the user up before anything else and adopts it (the operation id
+ * set on it among the custom attributes settles that it is ours), or sends the POST once more. Progress
+ * is written earlier only when the runner lets go of the operation (a GitLab failure to retry later, a
+ * compensation) or half its lease has passed. GitLab is only asked who holds a username or e-mail when
+ * it refuses the POST.
  */
 
 const CREATE_OPERATION_KIND = 'sponsorship.create';
@@ -645,9 +648,8 @@ export class SponsorshipService {
   }
 
   /**
-   * Progress that a crash may lose, because the step after it is found again without it: it is
-   * written with the next commit. (A new user's id before its attributes are set: after a crash the
-   * user is looked up and adopted, as after a lost answer.)
+   * Progress that a crash may lose, because it is found again without it: it is written with the next
+   * commit. (A new user's id: after a crash the user is looked up and adopted, as after a lost answer.)
    */
   #remember(run: Run, change: Omit<OperationChange, 'updatedAt'>): void {
     run.unwritten = { ...run.unwritten, ...change };
@@ -687,16 +689,6 @@ export class SponsorshipService {
       await this.#write(run, { step, ...change });
     }
     await this.#notify(run.op.id, step, 'started');
-  }
-
-  async #finishStep(
-    run: Run,
-    step: CreationStep,
-    next: CreationStep,
-    change: Omit<OperationChange, 'updatedAt'>,
-  ) {
-    await this.#write(run, { step: next, ...change });
-    await this.#notify(run.op.id, step, 'finished');
   }
 
   /**
@@ -1039,8 +1031,10 @@ export class SponsorshipService {
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw this.#failureAfterCreate(failed.reason);
     await this.#notify(run.op.id, 'attributes', 'answered');
-    // The first commit since the intent: the new user's id, with its attributes set.
-    await this.#finishStep(run, 'attributes', 'verify', {});
+    // Not written down: the completion commits the user's id with the outcome, and a crash before it
+    // finds the user again by the operation id just set on it.
+    this.#remember(run, { step: 'verify' });
+    await this.#notify(run.op.id, 'attributes', 'finished');
   }
 
   /** GitLab must have made exactly the restricted account that was asked for (D6). */

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import helmet from 'helmet';
 import { DomainError, toDomainError, toProblem } from '../errors.js';
 import { currentGitLabTiming, withGitLabTiming } from '../gitlab/timing.js';
 import type { Logger } from '../logging/logger.js';
@@ -59,55 +61,40 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
     return payload;
   });
 
-  // Security headers on every response. They are what helmet sets for this configuration (the same
-  // names and values), built once rather than by a new helmet middleware per request; only the CSP
-  // nonces change per response. Set on the raw response, as helmet does, so that a route's own value
-  // (e.g. `Referrer-Policy: no-referrer` on the sign-in callback) still wins.
-  const cspDirectives: [string, string][] = [
-    ['default-src', "'self'"],
-    ['script-src', "'strict-dynamic' 'nonce-{script}'"],
-    ['style-src', "'self' 'nonce-{style}'"],
-    ['img-src', "'self' data:"],
-    ['font-src', "'self'"],
-    ['connect-src', "'self'"],
-    ['object-src', "'none'"],
-    ['base-uri', "'none'"],
-    ['frame-ancestors', "'none'"],
-    ['form-action', "'self'"],
-    ['report-uri', `${base}/csp-report`],
-  ];
-  const [beforeScript, afterScript = '', ...unexpected] = cspDirectives
-    .map(([name, value]) => `${name} ${value}`)
-    .join(';')
-    .split('{script}');
-  const [betweenNonces, afterStyle, ...unexpectedStyle] = afterScript.split('{style}');
-  if (unexpected.length > 0 || unexpectedStyle.length > 0 || afterStyle === undefined) {
-    throw new Error('each CSP nonce must appear once');
-  }
-  const securityHeaders: [string, string][] = [
-    ['Cross-Origin-Opener-Policy', 'same-origin'],
-    ['Cross-Origin-Resource-Policy', 'same-origin'],
-    ['Origin-Agent-Cluster', '?1'],
-    ['Referrer-Policy', 'strict-origin-when-cross-origin'],
-    ['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'],
-    ['X-Content-Type-Options', 'nosniff'],
-    ['X-DNS-Prefetch-Control', 'off'],
-    ['X-Download-Options', 'noopen'],
-    ['X-Frame-Options', 'DENY'],
-    ['X-Permitted-Cross-Domain-Policies', 'none'],
-    ['X-XSS-Protection', '0'],
-  ];
+  // Security headers on every response, from one helmet middleware built at start: the CSP nonces
+  // are directive functions that read this response's nonces. (@fastify/helmet would build a new
+  // helmet middleware for every request to put its nonces in.) Helmet sets them on the raw response,
+  // so that a route's own value (e.g. `Referrer-Policy: no-referrer` on the sign-in callback) wins.
+  const securityHeaders = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        'default-src': ["'self'"],
+        'script-src': ["'strict-dynamic'", (_req, res) => `'nonce-${nonceOf(res).script}'`],
+        'style-src': ["'self'", (_req, res) => `'nonce-${nonceOf(res).style}'`],
+        'img-src': ["'self'", 'data:'],
+        'font-src': ["'self'"],
+        'connect-src': ["'self'"],
+        'object-src': ["'none'"],
+        'base-uri': ["'none'"],
+        'frame-ancestors': ["'none'"],
+        'form-action': ["'self'"],
+        'report-uri': [`${base}/csp-report`],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    crossOriginEmbedderPolicy: false,
+    xFrameOptions: { action: 'deny' },
+  });
   app.decorateReply('cspNonce', null);
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     const nonce = { script: randomHex(CSP_NONCE_BYTES), style: randomHex(CSP_NONCE_BYTES) };
     reply.cspNonce = nonce;
-    const res = reply.raw;
-    res.setHeader(
-      'Content-Security-Policy',
-      `${beforeScript}${nonce.script}${betweenNonces}${nonce.style}${afterStyle}`,
-    );
-    for (const [name, value] of securityHeaders) res.setHeader(name, value);
-    done();
+    (reply.raw as NonceCarrier)[NONCE] = nonce;
+    securityHeaders(req.raw, reply.raw, (err?: unknown) => done(err as Error | undefined));
   });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
@@ -187,6 +174,19 @@ export async function registerWeb(app: FastifyInstance, opts: WebPluginOptions):
   });
 }
 
+const NONCE = Symbol('cspNonce');
+interface CspNonce {
+  script: string;
+  style: string;
+}
+type NonceCarrier = ServerResponse & { [NONCE]?: CspNonce };
+
+function nonceOf(res: ServerResponse): CspNonce {
+  const nonce = (res as NonceCarrier)[NONCE];
+  if (!nonce) throw new Error('no CSP nonce for this response');
+  return nonce;
+}
+
 const REQUEST_ID_BYTES = 9;
 /** 128 bits, as helmet's nonces. */
 const CSP_NONCE_BYTES = 16;
@@ -223,6 +223,6 @@ declare module 'fastify' {
   }
   interface FastifyReply {
     /** This response's CSP nonces (hex), set in `onRequest`. */
-    cspNonce: { script: string; style: string } | null;
+    cspNonce: CspNonce | null;
   }
 }

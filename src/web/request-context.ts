@@ -10,7 +10,7 @@ export interface WebSettings {
 
 /** The per-request page context: path prefix, CSP nonce, assets and the signed-in sponsor. */
 export function pageContext(req: FastifyRequest, reply: FastifyReply, web: WebSettings): PageContext {
-  const nonce = (reply as FastifyReply & { cspNonce?: { script: string } }).cspNonce?.script ?? '';
+  const nonce = reply.cspNonce?.script ?? '';
   const auth = req.auth;
   return {
     base: web.base,

@@ -218,8 +218,8 @@ describeEachDialect('K4/J4: the portal process crashing and stopping', (dialect)
       fields,
       { holdMs: 3_000 },
     );
-    // The user's id is committed together with its attributes, so the row still says "POST sent,
-    // answer not recorded": the restart looks the user up and adopts it.
+    // The user's id is committed with the outcome, so the row still says "POST sent, answer not
+    // recorded": the restart looks the user up and adopts it.
     expect(interrupted).toMatchObject({ step: 'create', attempts: 1, gitlab_user_id: null });
     expect(finished).toMatchObject({ state: 'completed', gitlab_user_id: id, attempts: 1 });
     expect(Object.fromEntries(stack.sim.user(id)!.customAttributes)).toMatchObject({
@@ -233,14 +233,19 @@ describeEachDialect('K4/J4: the portal process crashing and stopping', (dialect)
     await checkInvariants();
   });
 
-  it('K4: killed while reading the new user back: resumed at the verification, completed', async () => {
+  it('K4: killed while reading the new user back: found again by its operation id, adopted, completed', async () => {
     const fields = person('verify');
     const id = stack.sim.store.nextUserId();
     const { interrupted, finished } = await crashAt({ method: 'GET', path: `/api/v4/users/${id}` }, fields, {
       holdMs: 3_000,
     });
-    expect(interrupted).toMatchObject({ step: 'verify', gitlab_user_id: id });
-    expect(finished).toMatchObject({ state: 'completed', gitlab_user_id: id });
+    expect(interrupted).toMatchObject({ step: 'create', attempts: 1, gitlab_user_id: null });
+    expect(finished).toMatchObject({ state: 'completed', gitlab_user_id: id, attempts: 1 });
+    expect(postsFor(fields.username)).toHaveLength(1);
+    expect(await auditOf(finished.id)).toEqual([
+      ['intent', null],
+      ['adopted_after_ambiguous_response', null],
+    ]);
     await checkInvariants();
   });
 

@@ -506,11 +506,11 @@ describeEachDialect('sponsorship service', (dialect) => {
     ['check', 'finished', false],
     ['create', 'started', false],
     ['create', 'answered', true],
-    // The new user's id is committed with its attributes; before that it is found and adopted.
+    // The new user's id is committed with the outcome; before that it is found and adopted.
     ['create', 'finished', true],
     ['attributes', 'answered', true],
-    ['attributes', 'finished', false],
-    ['verify', 'finished', false],
+    ['attributes', 'finished', true],
+    ['verify', 'finished', true],
   ] as const)(
     'a crash at %s/%s is resumed to completion without a second user',
     async (step, phase, adopted) => {
@@ -537,7 +537,7 @@ describeEachDialect('sponsorship service', (dialect) => {
     },
   );
 
-  it('commits the first attempt with the intent, and the new user with its attributes', async () => {
+  it('commits the first attempt with the intent, and the new user with the outcome', async () => {
     const s = sim();
     const seen: Record<string, unknown> = {};
     const row = async () => {
@@ -557,11 +557,12 @@ describeEachDialect('sponsorship service', (dialect) => {
       'create/started': { step: 'create', attempts: 1, gitlab_user_id: null },
       'create/finished': { step: 'create', attempts: 1, gitlab_user_id: null },
       'attributes/started': { step: 'create', attempts: 1, gitlab_user_id: null },
-      'attributes/finished': { step: 'verify', attempts: 1, gitlab_user_id: id },
-      'verify/started': { step: 'verify', attempts: 1, gitlab_user_id: id },
-      'verify/finished': { step: 'verify', attempts: 1, gitlab_user_id: id },
-      'complete/started': { step: 'verify', attempts: 1, gitlab_user_id: id },
+      'attributes/finished': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'verify/started': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'verify/finished': { step: 'create', attempts: 1, gitlab_user_id: null },
+      'complete/started': { step: 'create', attempts: 1, gitlab_user_id: null },
     });
+    expect(await row()).toEqual({ step: null, attempts: 1, gitlab_user_id: id });
     // No GitLab lookup before the POST: GitLab itself refuses a taken username or e-mail.
     expect(s.requests({ method: 'GET', path: '/api/v4/users' })).toEqual([]);
   });
