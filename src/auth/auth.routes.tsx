@@ -33,6 +33,12 @@ export interface AuthRoutesOptions {
 /** Sign-in attempts per client address and minute (H2). */
 const LOGIN_RATE = { max: 30, timeWindow: '1 minute' };
 const CALLBACK_RATE = { max: 60, timeWindow: '1 minute' };
+/**
+ * CSRF refusals written to the audit log per client address and minute. Anyone can send cross-site
+ * POSTs without signing in; past this many, refusals from that address are still refused and logged,
+ * but no longer fill the audit log.
+ */
+const CSRF_AUDIT_RATE = { max: 30, timeWindow: '1 minute' };
 
 const PROBLEMS: Record<SignInProblem, { status: number; title: string; message: string }> = {
   expired_link: {
@@ -113,6 +119,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthRoutesOptions): voi
     req.auth = result.session;
   }
 
+  const csrfAuditCounter = app.createRateLimit({ ...CSRF_AUDIT_RATE, keyGenerator: (req) => req.ip });
   app.addHook('preHandler', async (req) => {
     // No route, nothing to protect: the request ends as a 404 without writing to the audit log.
     if (!UNSAFE_METHODS.has(req.method) || req.routeOptions.url === undefined) return;
@@ -122,15 +129,20 @@ export function registerAuth(app: FastifyInstance, opts: AuthRoutesOptions): voi
     const failure = csrfFailure(req, publicOrigin, req.auth?.csrfToken, path === `${base}/logout`);
     if (failure === null) return;
     const meta = requestMeta(req);
-    await opts.audit.record({
-      action: 'csrf.rejected',
-      outcome: 'denied',
-      reason: failure,
-      actor: req.auth ? { id: req.auth.userId, username: req.auth.username } : null,
-      details: { method: req.method, path },
-      requestId: meta.requestId,
-      ip: meta.ip,
-    });
+    const allowance = await csrfAuditCounter(req);
+    if (allowance.isAllowed || !allowance.isExceeded) {
+      await opts.audit.record({
+        action: 'csrf.rejected',
+        outcome: 'denied',
+        reason: failure,
+        actor: req.auth ? { id: req.auth.userId, username: req.auth.username } : null,
+        details: { method: req.method, path },
+        requestId: meta.requestId,
+        ip: meta.ip,
+      });
+    } else {
+      req.log.warn({ reason: failure, path }, 'CSRF refusal not audited: too many from this address');
+    }
     // From the portal's own origin but signed out (e.g. the session timed out): sign in again (D1).
     if (failure === 'no_session') {
       throw new DomainError('unauthorized', 'Your session has ended. Sign in with GitLab to continue.');

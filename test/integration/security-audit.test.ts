@@ -141,6 +141,33 @@ describeEachDialect('I1/I3: the audit trail', (dialect) => {
     expect(portal.sim.requests(CREATE_USER)).toEqual([]);
   });
 
+  it('I1/H2: cross-site posts without a session are refused, and audited at most 30 a minute per address', async () => {
+    const crossSite = { origin: 'https://attacker.example', csrf: null };
+    const flooder = portal.client({ ip: '198.51.100.7' });
+    const events = await during(async () => {
+      for (let i = 0; i < 35; i++) {
+        expect((await flooder.form('/sponsorships', person('flood'), crossSite)).status).toBe(403);
+      }
+    });
+    expect(events).toHaveLength(30);
+    for (const event of events) {
+      expect(event).toMatchObject({
+        action: 'csrf.rejected',
+        outcome: 'denied',
+        actor: null,
+        ip: '198.51.100.7',
+      });
+    }
+    const unaudited = portal.logs.filter((l) => l.includes('CSRF refusal not audited'));
+    expect(unaudited).toHaveLength(5);
+    expect(JSON.parse(unaudited[0]!)).toMatchObject({ level: 40, path: '/extern/sponsorships' });
+
+    // Other addresses, and signed-in sponsors elsewhere, are still audited.
+    const other = await during(() => portal.client({ ip: '198.51.100.8' }).form('/logout', {}, crossSite));
+    expect(other.map((e) => [e.action, e.ip])).toEqual([['csrf.rejected', '198.51.100.8']]);
+    expect(portal.sim.requests(CREATE_USER)).toEqual([]);
+  });
+
   it('I1: a creation is audited as intent and outcome, under one request', async () => {
     const alice = await portal.signIn('alice');
     const token = await formToken(alice);
