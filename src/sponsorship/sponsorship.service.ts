@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import type { NewUserPasswordMode } from '../config/config.js';
 import { sha256Hex } from '../crypto/random.js';
 import { DomainError, type ErrorCode } from '../errors.js';
-import type { CreateUserInput, GitLabAdminApi } from '../gitlab/client.js';
+import type { CreateUserInput, GitLabAdminApi, UserListingOptions } from '../gitlab/client.js';
 import { GitLabError } from '../gitlab/errors.js';
 import type { GitLabUser } from '../gitlab/types.js';
 import type {
@@ -236,6 +236,11 @@ interface StoredResult {
   blocked?: boolean;
   /** Set when failing; during compensation (`block`) it is the failure to report afterwards. */
   failure?: CreationFailure;
+}
+
+interface Holders {
+  byUsername: GitLabUser | null;
+  byEmail: GitLabUser[];
 }
 
 /** One runner's view of the operation it holds the lease on. */
@@ -859,22 +864,28 @@ export class SponsorshipService {
     return this.#failureBeforeCreate(err);
   }
 
+  /** The GitLab users holding the username and the e-mail address asked for. */
+  async #holders(input: CreateSponsorshipInput, options?: UserListingOptions): Promise<Holders> {
+    const [byUsername, byEmail] = await Promise.all([
+      this.#gitlab.findUserByUsername(input.username, options),
+      this.#gitlab.findUsersByEmail(input.email, options),
+    ]);
+    return { byUsername, byEmail };
+  }
+
   /**
    * Who in GitLab holds the e-mail or username, as the failure to show; null when nobody visible
    * does, or GitLab does not answer (then its own refusal is shown).
    */
   async #heldBy(input: CreateSponsorshipInput): Promise<CreationFailure | null> {
-    let byUsername: GitLabUser | null;
-    let byEmail: GitLabUser[];
+    let held: Holders;
     try {
-      [byUsername, byEmail] = await Promise.all([
-        this.#gitlab.findUserByUsername(input.username),
-        this.#gitlab.findUsersByEmail(input.email),
-      ]);
+      held = await this.#holders(input);
     } catch (err) {
       if (err instanceof GitLabError) return null;
       throw err;
     }
+    const { byUsername, byEmail } = held;
     const internal = byEmail.find((u) => u.external !== true);
     if (internal) {
       return {
@@ -939,17 +950,14 @@ export class SponsorshipService {
   async #reconcile(run: Run): Promise<void> {
     const { input } = run.payload;
     if (run.op.state !== 'unknown') await this.#write(run, { state: 'unknown' });
-    let byUsername: GitLabUser | null;
-    let byEmail: GitLabUser[];
+    let held: Holders;
     try {
-      [byUsername, byEmail] = await Promise.all([
-        this.#gitlab.findUserByUsername(input.username, { withCustomAttributes: true }),
-        this.#gitlab.findUsersByEmail(input.email, { withCustomAttributes: true }),
-      ]);
+      held = await this.#holders(input, { withCustomAttributes: true });
     } catch (err) {
       if (err instanceof GitLabError) throw new Deferred(err);
       throw err;
     }
+    const { byUsername, byEmail } = held;
     const candidates = [byUsername, ...byEmail].filter((u): u is GitLabUser => u !== null);
     const ours = candidates.find((u) => this.#isOurs(run, u));
     if (ours) {
